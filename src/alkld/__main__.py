@@ -1,0 +1,7 @@
+"""``python -m alkld``: the command line."""
+
+import sys
+
+from alkld.cli import main
+
+sys.exit(main())

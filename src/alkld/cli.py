@@ -1,0 +1,87 @@
+"""The ``alkld`` command line: a thin layer over the library, one call per command.
+
+Exit codes (documented in ``docs/cli.md``): 0 = ok, 1 = violations (SHACL or ontology),
+2 = bad input or configuration. Heavy modules (the server stack, exporters) are imported
+only when their command runs: :class:`LazyGroup` maps each command name to
+``module:attribute`` of a :class:`click.Command`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from alkld import __version__
+from alkld.errors import AlkldError
+
+__all__ = ["LazyGroup", "main"]
+
+#: Command name → "module:attribute" of its click command, imported on first use.
+COMMANDS: dict[str, str] = {
+    "build": "alkld.pipeline_cli:build_command",
+    "validate": "alkld.pipeline_cli:validate_command",
+    "query": "alkld.pipeline_cli:query_command",
+    "serve": "alkld.publish.server_cli:serve_command",
+    "map": "alkld.mapping.map_cli:map_command",
+    "synth": "alkld.synth:synth_command",
+    "publish": "alkld.store.remote_cli:publish_command",
+    "export": "alkld.interop.cli:export_group",
+    "import": "alkld.interop.cli:import_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when they run (keeps ``alkld --help`` fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):
+                raise click.ClickException(f"command {cmd_name!r} is not available: {e}") from e
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AlkldError as e:
+            logging.getLogger("alkld").error("%s", e)
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="alkld")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+def cli(verbose: int, quiet: bool) -> None:
+    """alkld: publish ALK-positive tumour case reports as validated linked data.
+
+    \b
+    Exit codes: 0 ok, 1 violations (nothing published), 2 bad input or configuration.
+    """
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit code."""
+    try:
+        cli.main(args=argv, prog_name="alkld", standalone_mode=True)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
