@@ -1,0 +1,1 @@
+"""Stage 2: term mapping through curated SSSOM tables (and, optionally, resolvers)."""
