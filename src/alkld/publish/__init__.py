@@ -1,0 +1,1 @@
+"""Stage 6: publishing — dumps, VoID/DCAT, and the HTTP server."""
