@@ -521,7 +521,8 @@ class Diagnosis(Timed):
     basis: list[Ref] = []
     rdf: ClassVar[dict[str, str]] = {
         **Timed.rdf, "reported_as": "alkld:reportedLabel", "sites": "alkld:site",
-        "status": "alkld:diagnosisStatus", "basis": "alkld:basedOn"}
+        "status": "alkld:diagnosisStatus", "basis": "alkld:basedOn",
+        "reason": "alkld:reasonText"}
 
 
 class PhenotypicFeature(Timed):
@@ -645,7 +646,8 @@ class Assay(Timed):
     mean_depth: Quantity | None = None
     specimen: Text | None = None
     rdf: ClassVar[dict[str, str]] = {**Timed.rdf, "panel": "alkld:sequencingPanel",
-                                     "genes_in_panel": "alkld:genesInPanel"}
+                                     "genes_in_panel": "alkld:genesInPanel",
+                                     "specimen": "alkld:specimenDescription"}
 
 
 class Fusion(Fact):
