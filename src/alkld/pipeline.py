@@ -4,6 +4,13 @@ Each stage is a function of the previous stage's output; :func:`build` composes 
 alone touches ``--out``. Nothing is written unless every case conforms: files are written
 into a staging directory and moved into place at the end, so a failed build (bad input,
 violations) leaves a previous ``output/`` byte-identical.
+
+The unit of work is one record (:func:`process_record`): it builds the publication graph and
+the case graphs of one file and validates each case as one explicit graph (the case ∪ its
+publication ∪ the vocabulary). It depends only on the record and the shared, read-only
+:class:`Context` (mapper, vocabulary, shapes), so records can be processed in any order or in
+parallel; the vocabulary is derived up-front from the mapping tables (every mapped external
+term, with its labels and ancestors), not from the cases.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
@@ -28,10 +37,13 @@ from alkld.records.loader import LoadedRecord, load_records
 from alkld.store.embedded import to_ox_quads, write_store
 from alkld.vocab import DEFAULT_BASE
 
-__all__ = ["BuildOptions", "BuildResult", "Release", "assemble", "build", "validate_release"]
+if TYPE_CHECKING:
+    from alkld.validation.shacl import ValidationResult
+
+__all__ = ["BuildOptions", "BuildResult", "Context", "Release", "assemble", "build",
+           "prepare", "process_record", "validate_release"]
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -53,9 +65,29 @@ class BuildOptions:
                                      expected="an http(s) IRI ending in '/' or '#'")
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every record's processing shares: read-only, picklable."""
+
+    base: str
+    mapper: TermMapper
+    vocabulary: tuple[Triple, ...]
+    mappings: tuple[Triple, ...]
+    shapes: Path
+
+
+@dataclass
+class RecordOutput:
+    """The named graphs one record produced, and their validation results."""
+
+    record: LoadedRecord
+    graphs: list[CaseGraph]
+    results: list[ValidationResult] = field(default_factory=list)
+
+
 @dataclass
 class Release:
-    """Every named graph of the release, before validation and writing."""
+    """Every named graph of the release."""
 
     records: list[LoadedRecord]
     graphs: list[CaseGraph]
@@ -79,85 +111,122 @@ class Release:
 
 @dataclass
 class BuildResult:
-    """What a build produced: counts, validation results, files."""
+    """What a build produced: the release, validation results, counts, files."""
 
     release: Release
-    results: list = field(default_factory=list)  # list[ValidationResult]
+    results: list[ValidationResult] = field(default_factory=list)
     quads: int = 0
     files: list[str] = field(default_factory=list)
 
     @property
-    def violations(self) -> list:
+    def violations(self) -> list[ValidationResult]:
         return [r for r in self.results if r.severity == "Violation"]
 
     @property
-    def warnings(self) -> list:
+    def warnings(self) -> list[ValidationResult]:
         return [r for r in self.results if r.severity == "Warning"]
 
 
-def _canonical_ontology(path: Path) -> list[Triple]:
-    """The ontology's triples with blank nodes relabelled canonically (stable dumps)."""
-    graph = to_canonical_graph(load_turtle(path))
-    return list(graph)  # type: ignore[arg-type]
+def prepare(options: BuildOptions) -> Context:
+    """Load the mapping tables, the ontology and the vocabulary extract once."""
+    mapper = TermMapper.from_directory(options.mappings)
+    ontology = Graph()
+    for t in to_canonical_graph(load_turtle(options.ontology)):
+        ontology.add(t)  # blank nodes of OWL lists relabelled canonically: stable dumps
+    extract = load_turtle(options.vocabulary) if options.vocabulary.exists() else None
+    mapped = {r.object_id for r in mapper.terms} | {r.subject_id for r in mapper.xrefs} \
+        | {r.object_id for r in mapper.xrefs}
+    vocabulary = to_vocabulary_triples(mapped, ontology=ontology, extract=extract, mapper=mapper)
+    mappings = to_mappings_triples(mapper, base=options.base, used=mapped)
+    if not options.shapes.is_file():
+        raise ConfigurationError("shapes file not found", path=options.shapes,
+                                 expected="a SHACL shapes graph in Turtle")
+    return Context(options.base, mapper, tuple(vocabulary), tuple(mappings), options.shapes)
+
+
+_VOCABULARY_GRAPHS: dict[int, Graph] = {}
+
+
+def _vocabulary_graph(vocabulary: tuple[Triple, ...]) -> Graph:
+    """The vocabulary as an rdflib Graph, built once per process (keyed by identity)."""
+    graph = _VOCABULARY_GRAPHS.get(id(vocabulary))
+    if graph is None:
+        graph = Graph()
+        for t in vocabulary:
+            graph.add(t)
+        _VOCABULARY_GRAPHS.clear()
+        _VOCABULARY_GRAPHS[id(vocabulary)] = graph
+    return graph
+
+
+@lru_cache(maxsize=4)
+def _shapes(path: Path) -> Graph:
+    from alkld.validation.shacl import load_shapes
+
+    return load_shapes(path)
+
+
+def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
+                   ) -> RecordOutput:
+    """Stages 2-4 for one record: map, build its graphs, validate each case."""
+    pub = to_publication_graph(loaded, ctx.mapper, base=ctx.base)
+    cases = to_case_graphs(loaded, ctx.mapper, base=ctx.base)
+    out = RecordOutput(loaded, [pub, *cases])
+    if not validate:
+        return out
+    from alkld.validation.shacl import validate_graph
+
+    shapes = _shapes(ctx.shapes)
+    vocab = _vocabulary_graph(ctx.vocabulary)
+    for cg in cases or [pub]:
+        data = Graph()
+        data += vocab
+        for t in pub.triples:
+            data.add(t)
+        for t in cg.triples:
+            data.add(t)
+        out.results.extend(validate_graph(data, shapes, graph=str(cg.graph)))
+    return out
+
+
+def _run(options: BuildOptions, *, validate: bool,
+         progress: Callable[[list[LoadedRecord]], Iterable[LoadedRecord]] | None
+         ) -> tuple[Release, list[ValidationResult]]:
+    records = load_records(options.cases)
+    ctx = prepare(options)
+    items: Iterable[LoadedRecord] = progress(records) if progress else records
+    outputs = [process_record(r, ctx, validate=validate) for r in items]
+    graphs = [g for o in outputs for g in o.graphs]
+    release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base)
+    results = [r for o in outputs for r in o.results]
+    if validate:
+        from alkld.validation.shacl import global_checks
+
+        results.extend(global_checks({str(k): v for k, v in release.named_graphs().items()}))
+    log.info("built %d graphs from %d records", len(graphs), len(records))
+    return release, results
 
 
 def assemble(options: BuildOptions) -> Release:
-    """Stages 1-3: load and check records, map terms, build every named graph."""
-    records = load_records(options.cases)
-    mapper = TermMapper.from_directory(options.mappings)
-    graphs: list[CaseGraph] = []
-    for loaded in records:
-        graphs.append(to_publication_graph(loaded, mapper, base=options.base))
-        graphs.extend(to_case_graphs(loaded, mapper, base=options.base))
-    used = sorted({curie for g in graphs for curie in g.terms})
-    ontology = _canonical_ontology(options.ontology)
-    onto_graph = Graph()
-    for t in ontology:
-        onto_graph.add(t)
-    extract = load_turtle(options.vocabulary) if options.vocabulary.exists() else None
-    vocabulary = to_vocabulary_triples(used, ontology=onto_graph, extract=extract, mapper=mapper)
-    mappings = to_mappings_triples(mapper, base=options.base, used=used)
-    log.info("built %d graphs from %d records (%d external terms)", len(graphs), len(records),
-             len(used))
-    return Release(records, graphs, vocabulary, mappings, options.base)
+    """Stages 1-3 without validation: every named graph of the release."""
+    return _run(options, validate=False, progress=None)[0]
 
 
-def validate_release(release: Release, shapes_path: Path,
-                     progress: Callable[[Iterable[CaseGraph]], Iterable[CaseGraph]] | None = None
-                     ) -> list:
-    """Stage 4: SHACL per case (case ∪ its publication ∪ vocabulary), then global checks."""
-    from alkld.validation.shacl import global_checks, load_shapes, validate_graph
-
-    shapes = load_shapes(shapes_path)
-    vocab = Graph()
-    for t in release.vocabulary:
-        vocab.add(t)
-    pubs = {g.source: g for g in release.graphs if "/graph/pub-" in g.graph}
-    results = []
-    items: Iterable[CaseGraph] = release.graphs
-    if progress is not None:
-        items = progress(items)
-    for cg in items:
-        data = Graph()
-        data += vocab
-        for t in cg.triples:
-            data.add(t)
-        pub = pubs.get(cg.source)
-        if pub is not None and pub is not cg:
-            for t in pub.triples:
-                data.add(t)
-        results.extend(validate_graph(data, shapes, graph=str(cg.graph)))
-    results.extend(global_checks({str(k): v for k, v in release.named_graphs().items()}))
-    return results
+def validate_release(options: BuildOptions, progress: Callable | None = None
+                     ) -> tuple[Release, list[ValidationResult]]:
+    """Stages 1-4: the release and its validation results (nothing is written)."""
+    return _run(options, validate=True, progress=progress)
 
 
 def to_quads(release: Release) -> list[ox.Quad]:
     """All named graphs as sorted, deduplicated pyoxigraph quads."""
     from alkld.publish.dumps import sort_quads
 
+    iris = Iris(release.base)
     quads: list[ox.Quad] = []
     for graph, triples in release.named_graphs().items():
-        if any(isinstance(x, BNode) for t in triples for x in t if "vocabulary" not in graph):
+        if graph != iris.graph("vocabulary") and any(
+                isinstance(x, BNode) for t in triples for x in t):
             raise ConfigurationError(f"blank node in {graph}", expected="named nodes only")
         quads.extend(to_ox_quads(graph, triples))
     return sort_quads(quads)
@@ -199,9 +268,8 @@ def write_release(release: Release, options: BuildOptions) -> tuple[int, list[st
 
 def build(options: BuildOptions, *, progress: Callable | None = None) -> BuildResult:
     """Run the whole pipeline; raise :class:`ValidationFailure` (writing nothing) on violations."""
-    release = assemble(options)
-    result = BuildResult(release)
-    result.results = validate_release(release, options.shapes, progress)
+    release, results = validate_release(options, progress)
+    result = BuildResult(release, results)
     if result.violations:
         from alkld.validation.shacl import format_report
 

@@ -45,7 +45,7 @@ def _progress(label: str) -> Any:
 
     def wrap(items: Iterable[T]) -> Iterable[T]:
         items = list(items)
-        return tqdm(items, desc=label, unit="graph", disable=None, leave=False)
+        return tqdm(items, desc=label, unit="record", disable=None, leave=False)
     return wrap
 
 
@@ -97,12 +97,11 @@ def validate_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, 
     Exit codes: 0 conforms, 1 violations, 2 bad input or configuration.
     """
     from alkld.errors import ValidationFailure
-    from alkld.pipeline import assemble, validate_release
+    from alkld.pipeline import validate_release
     from alkld.validation.shacl import format_report
 
     options = _options(cases, mappings, ontology, shapes, base)
-    release = assemble(options)
-    results = validate_release(release, shapes, _progress("validating"))
+    release, results = validate_release(options, _progress("validating"))
     if reasoner:
         from alkld.validation.ontology import check_ontology
 
