@@ -6,6 +6,7 @@ snippet; the error must name the file, the line where the mutation sits, and the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,7 @@ def test_malformed_record(name: str, old: str, new: str, field: str | None, mess
     assert result.exit_code == 2, result.output
     err = result.stderr
     assert str(path) in err
+    assert re.search(re.escape(str(path)) + r":\d+: ", err), "the error names a line"
     if field:
         assert field in err, err
         changed = new.strip().splitlines()[0].strip() if new.strip() else new

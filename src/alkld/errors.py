@@ -10,6 +10,9 @@ as is.
 'cases/x.yaml:12: cases[0].patient.age.value: negative age (expected a number >= 0)'
 >>> e.line
 12
+>>> import pickle
+>>> pickle.loads(pickle.dumps(e)).field
+'cases[0].patient.age.value'
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class AlkldError(Exception):
         self.field = field
         self.expected = expected
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the location when an error crosses a process boundary (build --jobs).
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
     def __str__(self) -> str:
         where = ""
         if self.path:
@@ -57,6 +64,13 @@ class AlkldError(Exception):
         field = f"{self.field}: " if self.field else ""
         expected = f" (expected {self.expected})" if self.expected else ""
         return f"{where}{field}{self.message}{expected}"
+
+
+def _rebuild(cls: type[AlkldError], message: str, state: dict[str, object]) -> AlkldError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class CaseRecordError(AlkldError):

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 Loc = tuple[str | int, ...]
 
+#: libyaml's parser when PyYAML was built with it (one parse gives nodes with positions and
+#: the data), else the pure-Python one.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class LoadedRecord:
@@ -90,16 +94,21 @@ def parse_record(text: str, *, path: Path) -> LoadedRecord:
 
     Raises :class:`CaseRecordError` on the first problem found.
     """
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        context = (f" ({e.context} started on line {e.context_mark.line + 1})"
+                   if e.context and e.context_mark else "")
         raise CaseRecordError(
-            f"YAML syntax error: {e.problem or e}", path=path,
+            f"YAML syntax error: {e.problem or e}{context}", path=path,
             line=mark.line + 1 if mark else None, expected="valid YAML 1.1") from None
     except yaml.YAMLError as e:
         raise CaseRecordError(f"YAML error: {e}", path=path, expected="valid YAML") from None
+    finally:
+        loader.dispose()
     if root is None or not isinstance(data, dict):
         raise CaseRecordError("the file is not a YAML mapping", path=path, line=1,
                               expected="a mapping with alkld_record, key, publication, cases")
