@@ -218,7 +218,7 @@ class _Emitter:
         node_id = getattr(obj, "id", None)
         if node_id:
             self.ids[node_id] = self.iris.node(local)
-        for name, value in _children(obj):
+        for _, value in _children(obj):
             for suffix, child in value:
                 self.collect_ids(child, f"{local}-{suffix}")
 
@@ -374,7 +374,7 @@ def to_publication_graph(loaded: LoadedRecord, mapper: TermMapper, *, base: str)
     em.collect_ids(pub, local)
     em.add(pub_iri, RDF.type, curie_iri(Publication.ARTICLE_CLASSES[pub.article_type]))
     em.node(pub, pub_iri, local, ("publication",))
-    for i, author in enumerate(pub.authors):
+    for i in range(len(pub.authors)):
         em.add(iris.node(f"{local}-author{i + 1}"), SCHEMA.position, Literal(i + 1))
     if pub.licence in Publication.LICENCES:
         em.add(pub_iri, DCTERMS.license, URIRef(Publication.LICENCES[pub.licence]))

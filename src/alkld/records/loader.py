@@ -264,5 +264,6 @@ def check_unique_keys(loaded: Iterable[LoadedRecord]) -> None:
                 raise CaseRecordError(
                     f"duplicate case key {case.key!r} (also in {cases.get(case.key, item.path)})",
                     path=item.path, line=item.line_of(("cases", i, "key")),
-                    field=format_loc(("cases", i, "key")), expected="a case key unique across cases/")
+                    field=format_loc(("cases", i, "key")),
+                    expected="a case key unique across cases/")
             cases[case.key] = item.path

@@ -165,7 +165,7 @@ def Term(category: str) -> Any:  # noqa: N802 - reads as a type in annotations
                      TermSlot(category)]
 
 
-class Vocabulary(str, Enum):
+class Vocabulary(str, Enum):  # noqa: UP042 - str values in YAML and JSON
     """An enumeration whose members become named individuals of the alkld ontology.
 
     Members map to ``alkld:<PascalCaseValue>`` unless the enum gives ``iris``.
@@ -362,6 +362,8 @@ def _sortable(d: str) -> str:
 
 
 class Author(Node):
+    """An author of the publication, in order, with affiliation."""
+
     rdf_type: ClassVar[str] = "foaf:Person"
     kind: ClassVar[str] = "author"
     name: Text
@@ -371,6 +373,8 @@ class Author(Node):
 
 
 class Funding(Node):
+    """A funder and its grant number."""
+
     rdf_type: ClassVar[str] = "schema:Grant"
     kind: ClassVar[str] = "grant"
     funder: Text
@@ -424,6 +428,8 @@ class Claim(Fact):
 
 
 class Trial(Fact):
+    """A clinical trial or access programme the patient was treated in."""
+
     rdf_type: ClassVar[str] = "alkld:ClinicalTrial"
     kind: ClassVar[str] = "trial"
     name: Text
@@ -497,6 +503,8 @@ class Publication(Node):
 
 
 class Patient(Fact):
+    """The patient: age at presentation, sex, country, gestation."""
+
     rdf_type: ClassVar[str] = "alkld:Patient"
     kind: ClassVar[str] = "patient"
     age: Age | None = None
@@ -541,6 +549,8 @@ class PhenotypicFeature(Timed):
 
 
 class ImagingFinding(Fact):
+    """One finding of an imaging study: description, sites, size, FDG avidity."""
+
     rdf_type: ClassVar[str] = "alkld:ImagingFinding"
     kind: ClassVar[str] = "imgfinding"
     description: Text
@@ -554,6 +564,8 @@ class ImagingFinding(Fact):
 
 
 class ImagingStudy(Timed):
+    """An imaging study (CT, MRI, PET/CT, ...) with its findings."""
+
     rdf_type: ClassVar[str] = "alkld:ImagingStudy"
     kind: ClassVar[str] = "imaging"
     modalities: list[Term("method")]  # type: ignore[valid-type]
@@ -563,6 +575,8 @@ class ImagingStudy(Timed):
 
 
 class HistologyFinding(Timed):
+    """What histology showed, with features present or absent."""
+
     rdf_type: ClassVar[str] = "alkld:HistologyFinding"
     kind: ClassVar[str] = "histo"
     description: Text
@@ -613,6 +627,8 @@ class Measurement(Timed):
 
 
 class ExonRange(Node):
+    """The exons of a fusion partner retained in the fusion transcript."""
+
     rdf_type: ClassVar[str] = "alkld:ExonRange"
     kind: ClassVar[str] = "exons"
     first: Annotated[int, Field(ge=1, le=500)]
@@ -627,6 +643,8 @@ class ExonRange(Node):
 
 
 class FusionPartner(Node):
+    """One side of a fusion: gene, transcript and retained exons (all optional)."""
+
     rdf_type: ClassVar[str] = "alkld:FusionPartner"
     kind: ClassVar[str] = "partner"
     gene: Term("gene") | None = None  # type: ignore[valid-type]
@@ -687,6 +705,8 @@ class Alteration(Fact):
 
 
 class Procedure(Timed):
+    """A procedure: biopsy, resection, amputation, with sites and reasons."""
+
     rdf_type: ClassVar[str] = "alkld:Procedure"
     kind: ClassVar[str] = "proc"
     procedure: Term("procedure")  # type: ignore[valid-type]
@@ -767,6 +787,8 @@ class Regimen(Timed):
 
 
 class AdverseEvent(Timed):
+    """An adverse event, attributed to treatment courses, with its grade if stated."""
+
     rdf_type: ClassVar[str] = "alkld:AdverseEvent"
     kind: ClassVar[str] = "ae"
     event: Term("phenotype")  # type: ignore[valid-type]
@@ -779,6 +801,8 @@ class AdverseEvent(Timed):
 
 
 class LesionMeasurement(Fact):
+    """A lesion's size before and after treatment, or its resolution."""
+
     rdf_type: ClassVar[str] = "alkld:LesionMeasurement"
     kind: ClassVar[str] = "lesion"
     site: Term("anatomy")  # type: ignore[valid-type]
@@ -827,6 +851,8 @@ class ClinicalEvent(Timed):
 
 
 class Outcome(Timed):
+    """The last reported status of the patient."""
+
     rdf_type: ClassVar[str] = "alkld:Outcome"
     kind: ClassVar[str] = "outcome"
     status: Term("event")  # type: ignore[valid-type]
