@@ -1,0 +1,1 @@
+"""Stage 4: validation — SHACL per case graph, HermiT on the ontology."""

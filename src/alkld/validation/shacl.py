@@ -1,0 +1,106 @@
+"""SHACL validation of case graphs with pySHACL, results as data.
+
+Stage 4 of the pipeline. DESIGN.md's rule: validate each case as ONE explicit rdflib Graph
+(the case ∪ its publication ∪ the vocabulary) — not a Dataset, whose default union pySHACL
+would use — so that every result names its case graph. Checks that need the whole dataset
+(the same IRI in two case graphs) run once, in :func:`global_checks`.
+
+Results are returned (data), never raised; the pipeline decides: any ``Violation`` stops
+the build (exit 1), ``Warning`` and ``Info`` are reported.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import RDF
+
+from alkld.errors import ConfigurationError
+
+__all__ = ["ValidationResult", "format_report", "global_checks", "load_shapes", "validate_graph"]
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+
+
+@dataclass(frozen=True, order=True)
+class ValidationResult:
+    """One SHACL result: which graph, which node, which path, what is wrong, how bad."""
+
+    graph: str
+    focus: str
+    path: str | None
+    message: str
+    severity: str  # "Violation" | "Warning" | "Info"
+    shape: str
+    value: str | None = None
+
+
+def load_shapes(path: Path) -> Graph:
+    """Parse a SHACL shapes graph; a syntax error names the file."""
+    graph = Graph()
+    try:
+        graph.parse(path, format="turtle")
+    except FileNotFoundError:
+        raise ConfigurationError("shapes file not found", path=path,
+                                 expected="a SHACL shapes graph in Turtle") from None
+    except Exception as e:  # noqa: BLE001 - rdflib raises several parser errors
+        raise ConfigurationError(f"unreadable shapes: {e}", path=path,
+                                 expected="valid Turtle") from None
+    return graph
+
+
+def _str(node: object) -> str | None:
+    return None if node is None else str(node)
+
+
+def validate_graph(data: Graph, shapes: Graph, *, graph: str) -> list[ValidationResult]:
+    """Validate one explicit graph; return its results sorted (deterministic)."""
+    from pyshacl import validate
+
+    _, results_graph, _ = validate(data, shacl_graph=shapes, inference="none",
+                                   advanced=True, allow_warnings=True)
+    out = []
+    for result in results_graph.subjects(RDF.type, SH.ValidationResult):
+        severity = results_graph.value(result, SH.resultSeverity)
+        messages = sorted(str(m) for m in results_graph.objects(result, SH.resultMessage))
+        out.append(ValidationResult(
+            graph=graph,
+            focus=str(results_graph.value(result, SH.focusNode)),
+            path=_str(results_graph.value(result, SH.resultPath)),
+            message="; ".join(messages) or "constraint not satisfied",
+            severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
+            shape=str(results_graph.value(result, SH.sourceShape)),
+            value=_str(results_graph.value(result, SH.value)),
+        ))
+    return sorted(set(out))
+
+
+_TYPE = RDF.type
+
+
+def global_checks(graphs: Mapping[str, Iterable[tuple]]) -> list[ValidationResult]:
+    """Whole-dataset checks: a node typed in two case graphs means two cases share an IRI."""
+    typed_in: dict[str, set[str]] = defaultdict(set)
+    for name, triples in graphs.items():
+        if "/graph/case-" not in name:
+            continue
+        for s, p, _ in triples:
+            if p == _TYPE and isinstance(s, URIRef):
+                typed_in[str(s)].add(name)
+    out = [ValidationResult(graph=sorted(names)[0], focus=node, path=None,
+                            message=f"the same IRI is described in {len(names)} case graphs: "
+                                    + ", ".join(sorted(names)),
+                            severity="Violation", shape="alkld:UniqueNodeIRIs")
+           for node, names in typed_in.items() if len(names) > 1]
+    return sorted(out)
+
+
+def format_report(results: Iterable[ValidationResult]) -> str:
+    """One line per result: ``<severity> <graph> <focus> <path>: <message>``."""
+    return "\n".join(
+        f"{r.severity} {r.graph} {r.focus} {r.path or '-'}: {r.message}"
+        + (f" (value {r.value})" if r.value else "") for r in results)
