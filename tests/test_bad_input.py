@@ -18,7 +18,13 @@ from .conftest import FIXTURES, ROOT, tree_digest
 
 BASE = (FIXTURES / "records" / "base.yaml").read_text(encoding="utf-8")
 
-# (id, old snippet, new snippet, expected field (substring), expected message (substring))
+# (id, old snippet, new snippet, expected field (substring), expected message (substring));
+# the error must name the line of the first changed line, or of ANCHORS[id] where the error
+# is about an enclosing object (a missing field, a cross-field rule).
+ANCHORS = {
+    "dose-without-unit": "- quantity: {value: 600}",
+    "observed-fusion-without-partner": "- id: alk-fusion",
+}
 MUTATIONS = [
     ("yaml-syntax", 'reported_as: "cerebellar ALK+ ALCL"', 'reported_as: "cerebellar ALK+ ALCL',
      None, "YAML syntax error"),
@@ -108,7 +114,9 @@ def test_malformed_record(name: str, old: str, new: str, field: str | None, mess
     assert re.search(re.escape(str(path)) + r":\d+: ", err), "the error names a line"
     if field:
         assert field in err, err
-        changed = new.strip().splitlines()[0].strip() if new.strip() else new
+        old_lines = [line.strip() for line in old.strip().splitlines()]
+        changed = ANCHORS.get(name) or next(line.strip() for line in new.strip().splitlines()
+                                            if line.strip() not in old_lines)
         if name not in {"no-diagnosis", "duplicate-id", "record-version"}:
             assert f":{_line_of(text, changed)}:" in err, (err, _line_of(text, changed))
     assert message in err, err

@@ -58,7 +58,6 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AlkldError as e:
-            logging.getLogger("alkld").error("%s", e)
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
 
