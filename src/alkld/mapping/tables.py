@@ -46,7 +46,7 @@ PREFERENCE: dict[str, tuple[str, ...]] = {
     "procedure": ("NCIT", "MESH", "alkld"),
     "assay": ("NCIT", "OBI", "NCBIGene", "MESH", "alkld"),
     "response": ("NCIT", "alkld"),
-    "criteria": ("NCIT", "alkld"),
+    "criteria": ("NCIT", "MESH", "alkld"),
     "event": ("NCIT", "MONDO", "HP", "MESH", "alkld"),
     "frequency": ("NCIT", "alkld"),
     "route": ("NCIT", "alkld"),

@@ -83,13 +83,17 @@ _TYPE = RDF.type
 
 
 def global_checks(graphs: Mapping[str, Iterable[tuple]]) -> list[ValidationResult]:
-    """Whole-dataset checks: a node typed in two case graphs means two cases share an IRI."""
+    """Whole-dataset checks: a case or fact node typed in two case graphs is a shared IRI.
+
+    Only IRIs minted per case (``…/case/…``, ``…/node/…``) are checked: provenance agents
+    and activities are meant to be described in every graph.
+    """
     typed_in: dict[str, set[str]] = defaultdict(set)
     for name, triples in graphs.items():
         if "/graph/case-" not in name:
             continue
         for s, p, _ in triples:
-            if p == _TYPE and isinstance(s, URIRef):
+            if p == _TYPE and isinstance(s, URIRef) and ("/node/" in s or "/case/" in s):
                 typed_in[str(s)].add(name)
     out = [ValidationResult(graph=sorted(names)[0], focus=node, path=None,
                             message=f"the same IRI is described in {len(names)} case graphs: "
