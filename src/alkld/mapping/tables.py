@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: Identifier spaces each slot category resolves to, most preferred first.
 PREFERENCE: dict[str, tuple[str, ...]] = {
     "disease": ("MONDO", "NCIT", "MESH", "HP"),
-    "phenotype": ("HP", "MONDO", "MESH", "NCIT"),
+    "phenotype": ("HP", "MONDO", "MESH", "NCIT", "alkld"),
     "anatomy": ("UBERON",),
     "gene": ("NCBIGene", "HGNC"),
     "marker": ("NCBIGene", "MESH"),
@@ -51,7 +51,8 @@ PREFERENCE: dict[str, tuple[str, ...]] = {
     "frequency": ("NCIT", "alkld"),
     "route": ("NCIT", "alkld"),
     "organism": ("NCBITaxon",),
-    "any": ("MONDO", "HP", "UBERON", "NCBIGene", "pubchem.compound", "NCIT", "MESH", "alkld"),
+    "any": ("MONDO", "HP", "UBERON", "NCBIGene", "pubchem.compound", "NCIT", "MESH", "NCBITaxon",
+            "HGNC", "alkld"),
 }
 
 #: Mapping predicates, most specific first; a term resolves through the first available.
