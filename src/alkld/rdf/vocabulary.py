@@ -26,7 +26,7 @@ from alkld.vocab import CONVERTER, OWL, RDF, RDFS, SEMAPV, SKOS, SSSOM, XSD
 __all__ = ["load_turtle", "to_mappings_triples", "to_vocabulary_triples"]
 
 MESHV_BROADER = URIRef("http://id.nlm.nih.gov/mesh/vocab#broaderDescriptor")
-_UP = (RDFS.subClassOf, MESHV_BROADER)
+_UP = (RDFS.subClassOf, MESHV_BROADER, SKOS.broader)
 _SKOS_PREDICATES = {
     "skos:exactMatch": SKOS.exactMatch, "skos:closeMatch": SKOS.closeMatch,
     "skos:broadMatch": SKOS.broadMatch, "skos:narrowMatch": SKOS.narrowMatch,
