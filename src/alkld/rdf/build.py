@@ -198,6 +198,7 @@ class _Emitter:
         self.triples: list[Triple] = []
         self.terms: dict[str, Mapping] = {}
         self.ids: dict[str, URIRef] = {}
+        self.root = ""
 
     def add(self, s: URIRef, p: URIRef, o: RdfNode) -> None:
         self.triples.append((s, p, o))
@@ -213,6 +214,11 @@ class _Emitter:
         self.terms[row.object_id] = row
         return URIRef(row.object_iri)
 
+    def local_of(self, parent: str, item: Node, suffix: str) -> str:
+        """A fact with an ``id`` is ``<root>-<id>`` wherever it nests; others extend the parent."""
+        node_id = getattr(item, "id", None)
+        return f"{self.root}-{node_id}" if node_id else f"{parent}-{suffix}"
+
     def collect_ids(self, obj: Node, local: str) -> None:
         """First pass: the IRI of every fact with an ``id``, for references."""
         node_id = getattr(obj, "id", None)
@@ -220,7 +226,7 @@ class _Emitter:
             self.ids[node_id] = self.iris.node(local)
         for _, value in _children(obj):
             for suffix, child in value:
-                self.collect_ids(child, f"{local}-{suffix}")
+                self.collect_ids(child, self.local_of(local, child, suffix))
 
     def node(self, obj: Node, subject: URIRef, local: str, loc: tuple[str | int, ...]) -> None:
         """Emit ``obj`` as ``subject`` (already typed by the caller when needed)."""
@@ -257,7 +263,7 @@ class _Emitter:
         elif isinstance(item, Age):
             self.add(subject, pred, Literal(item.iso8601(), datatype=XSD.duration))
         elif isinstance(item, Node):
-            child_local = f"{local}-{_suffix(type(item), name, i, many, item)}"
+            child_local = self.local_of(local, item, _suffix(type(item), name, i, many, item))
             child = self.iris.node(child_local)
             self.add(subject, pred, child)
             self.node(item, child, child_local, loc)
@@ -371,6 +377,7 @@ def to_publication_graph(loaded: LoadedRecord, mapper: TermMapper, *, base: str)
     em = _Emitter(iris, mapper, loaded, pub_iri)
     pub: Publication = rec.publication
     local = f"pub-{rec.key}"
+    em.root = local
     em.collect_ids(pub, local)
     em.add(pub_iri, RDF.type, curie_iri(Publication.ARTICLE_CLASSES[pub.article_type]))
     em.node(pub, pub_iri, local, ("publication",))
@@ -400,6 +407,7 @@ def to_case_graphs(loaded: LoadedRecord, mapper: TermMapper, *, base: str) -> li
     for i, case in enumerate(rec.cases):
         em = _Emitter(iris, mapper, loaded, iris.publication(rec.key))
         subject = iris.case(case.key)
+        em.root = case.key
         em.collect_ids(case, case.key)
         em.node(case, subject, case.key, ("cases", i))
         em.add(subject, ALKLD.reportedIn, em.pub)

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph, Namespace, URIRef
+from rdflib import BNode, Graph, Namespace, URIRef
+from rdflib.collection import Collection
 from rdflib.namespace import RDF
 
 from alkld.errors import ConfigurationError
@@ -57,6 +58,20 @@ def _str(node: object) -> str | None:
     return None if node is None else str(node)
 
 
+def _path(graph: Graph, node: object) -> str | None:
+    """A result path as text: an IRI, or a sequence path as ``p1/p2`` (SHACL §2.3.1)."""
+    if node is None:
+        return None
+    if isinstance(node, BNode):
+        items = list(Collection(graph, node)) if graph.value(node, RDF.first) else []
+        if items:
+            return "/".join(_path(graph, item) or "" for item in items)
+        inverse = graph.value(node, SH.inversePath)
+        if inverse is not None:
+            return f"^{_path(graph, inverse)}"
+    return str(node)
+
+
 def validate_graph(data: Graph, shapes: Graph, *, graph: str) -> list[ValidationResult]:
     """Validate one explicit graph; return its results sorted (deterministic)."""
     from pyshacl import validate
@@ -70,7 +85,7 @@ def validate_graph(data: Graph, shapes: Graph, *, graph: str) -> list[Validation
         out.append(ValidationResult(
             graph=graph,
             focus=str(results_graph.value(result, SH.focusNode)),
-            path=_str(results_graph.value(result, SH.resultPath)),
+            path=_path(results_graph, results_graph.value(result, SH.resultPath)),
             message="; ".join(messages) or "constraint not satisfied",
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
             shape=str(results_graph.value(result, SH.sourceShape)),
