@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +49,53 @@ def cases_copy(tmp_path: Path) -> Path:
     target = tmp_path / "cases"
     shutil.copytree(ROOT / "cases", target)
     return target
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(out: Path, *args: str, port: int | None = None) -> Iterator[str]:
+    """Run ``alkld serve`` on a loopback port over the release in ``out``; yield its URL."""
+    import requests
+
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "alkld", "serve", "--out", str(out), "--port", str(port),
+           "--queries", str(ROOT / "queries"), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"alkld serve exited with {proc.returncode}:\n{output}")
+            try:
+                requests.get(url + "/sparql?query=ASK%7B%7D", timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(release: tuple[BuildResult, Path]) -> Iterator[str]:
+    """The real server over the session's release: 2 s timeout, 50-row cap, 20 kB bodies."""
+    _, out = release
+    with running_server(out, "--timeout", "2", "--row-cap", "50", "--max-body", "20000",
+                        "--workers", "2") as url:
+        yield url

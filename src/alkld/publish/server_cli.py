@@ -1,0 +1,50 @@
+"""``alkld serve``: serve a built release over HTTP (SPARQL endpoint, linked data, pages)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+__all__ = ["serve_command"]
+
+log = logging.getLogger(__name__)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0 = any free port).")
+@click.option("--out", "out", default=Path("output"), show_default=True,
+              type=click.Path(path_type=Path), help="Release directory written by `alkld build`.")
+@click.option("--queries", default=Path("queries"), show_default=True,
+              type=click.Path(path_type=Path), help="Named queries offered on the query page.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a query may run before it is stopped.")
+@click.option("--row-cap", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Most rows (or triples) a result returns; a cut is flagged, never silent.")
+@click.option("--max-body", default=1_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Largest request body accepted, in bytes.")
+@click.option("--allow-service", multiple=True, metavar="HOST",
+              help="A host SERVICE clauses may call (repeatable); none by default.")
+@click.option("--workers", default=max(1, os.cpu_count() or 1), show_default=True,
+              type=click.IntRange(min=1), help="Query worker processes.")
+@click.option("--result-cache", default=256, show_default=True, type=click.IntRange(min=0),
+              help="Finished query results kept in memory (0 = none).")
+def serve_command(host: str, port: int, out: Path, queries: Path, timeout: float, row_cap: int,
+                  max_body: int, allow_service: tuple[str, ...], workers: int,
+                  result_cache: int) -> None:
+    """Serve the release in OUT at http://HOST:PORT/ until interrupted."""
+    import uvicorn
+
+    from alkld.publish.server import ServerSettings, create_app
+
+    settings = ServerSettings(out=out, queries=queries, timeout=timeout, row_cap=row_cap,
+                              max_body=max_body, allow_service=allow_service, workers=workers,
+                              result_cache=result_cache)
+    app = create_app(settings)
+    click.echo(f"serving {out} at http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops",
+               err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
