@@ -236,11 +236,12 @@ class CaseView:
                     continue
                 p = _key(partner)
                 gene = self.first(p, ALKLD + "gene")
-                exons = []
-                for pred in ("firstExon", "lastExon"):
-                    v = self.first(p, ALKLD + pred)
-                    exons.append(v.value if v is not None else None)
+                exons: list[Any] = [None, None]
                 retained = self.first(p, ALKLD + "retainedExons")
+                if retained is not None and not isinstance(retained, ox.Literal):
+                    for i, pred in enumerate(("firstExon", "lastExon")):
+                        v = self.first(_key(retained), ALKLD + pred)
+                        exons[i] = v.value if v is not None else None
                 transcript = self.first(p, ALKLD + "transcript")
                 parts.append({
                     "role": "5′" if role.startswith("five") else "3′",
@@ -248,8 +249,7 @@ class CaseView:
                     "href": external_page(_key(gene))[2] if gene is not None
                     and external_page(_key(gene)) else None,
                     "first": exons[0], "last": exons[1],
-                    "retained": retained.value if retained is not None else None,
-                    "transcript": _local(_key(transcript)) if transcript is not None else None,
+                    "transcript": transcript.value if transcript is not None else None,
                 })
             name = self.first(_key(fusion), ALKLD + "fusionName")
             out.append({"name": name.value if name else self.label_of(fusion), "parts": parts})
