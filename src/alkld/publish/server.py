@@ -98,15 +98,24 @@ class ServerSettings:
     max_body: int = 1_000_000
     allow_service: tuple[str, ...] = ()
     workers: int = 2
-    result_cache: int = 256
+    result_cache: int = 4096
     store_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Lru(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
+    """A least-recently-used cache bounded by entries and by the bytes of its values."""
+
+    def __init__(self, size: int, max_bytes: int = 128 << 20) -> None:
         super().__init__()
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    @staticmethod
+    def _weight(value: Any) -> int:
+        body = getattr(value, "body", value)
+        return len(body) if isinstance(body, bytes | str) else 0
 
     def get_or(self, key: Any) -> Any:
         if key in self:
@@ -115,11 +124,16 @@ class _Lru(OrderedDict[Any, Any]):
         return None
 
     def put(self, key: Any, value: Any) -> None:
-        if self.size <= 0:
+        weight = self._weight(value)
+        if self.size <= 0 or weight > self.max_bytes // 16:
             return
+        if key in self:
+            self.bytes -= self._weight(self.pop(key))
         self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
+        self.bytes += weight
+        while len(self) > self.size or self.bytes > self.max_bytes:
+            _, old = self.popitem(last=False)
+            self.bytes -= self._weight(old)
 
 
 class Release:
@@ -196,10 +210,11 @@ def _not_modified(request: Request, etag: str, release: Release) -> bool:
 
 
 def respond(request: Request, body: bytes, media: str, *, status: int = 200,
-            headers: dict[str, str] | None = None, vary: bool = True) -> Response:
+            headers: dict[str, str] | None = None, vary: bool = True,
+            etag: str | None = None) -> Response:
     """A cacheable response: weak ETag from the body, Last-Modified, 304 when unchanged."""
     release: Release = request.app.state.release
-    etag = 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    etag = etag or 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     out = {"ETag": etag, "Last-Modified": release.last_modified,
            "Cache-Control": "public, max-age=300"}
     if vary:
@@ -318,7 +333,8 @@ async def sparql(request: Request) -> Response:
         headers["X-Alkld-Row-Cap"] = str(settings.row_cap)
         headers["Warning"] = (f'199 alkld "result cut at the row cap of {settings.row_cap} '
                               'rows"')
-    return respond(request, outcome.body, outcome.media_type, headers=headers)
+    return respond(request, outcome.body, outcome.media_type, headers=headers,
+                   etag=outcome.etag)
 
 
 def service_description(request: Request) -> Response:
@@ -722,7 +738,7 @@ def create_app(settings: ServerSettings) -> Starlette:
                    allow_headers=["Accept", "Content-Type", "If-None-Match"],
                    expose_headers=["ETag", "Link", "Content-Location", "X-Alkld-Truncated",
                                    "X-Alkld-Row-Cap"]),
-        Middleware(GZipMiddleware, minimum_size=512),
+        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings

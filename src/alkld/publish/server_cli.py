@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
               help="A host SERVICE clauses may call (repeatable); none by default.")
 @click.option("--workers", default=max(1, os.cpu_count() or 1), show_default=True,
               type=click.IntRange(min=1), help="Query worker processes.")
-@click.option("--result-cache", default=256, show_default=True, type=click.IntRange(min=0),
-              help="Finished query results kept in memory (0 = none).")
+@click.option("--result-cache", default=4096, show_default=True, type=click.IntRange(min=0),
+              help="Finished query results kept in memory, at most 128 MB (0 = none).")
 def serve_command(host: str, port: int, out: Path, queries: Path, timeout: float, row_cap: int,
                   max_body: int, allow_service: tuple[str, ...], workers: int,
                   result_cache: int) -> None:

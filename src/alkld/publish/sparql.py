@@ -94,6 +94,17 @@ class Outcome:
     truncated: bool = False
     rows: int = 0
 
+    @property
+    def etag(self) -> str:
+        """A weak validator for the body (computed once per outcome)."""
+        cached = self.__dict__.get("_etag")
+        if cached is None:
+            import hashlib
+
+            cached = 'W/"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+            object.__setattr__(self, "_etag", cached)
+        return cached
+
 
 # --- static checks on the query text -------------------------------------------------------
 
