@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import os
+import pickle
 import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
@@ -59,6 +63,8 @@ class BuildOptions:
     out: Path = Path("output")
     base: str = DEFAULT_BASE
     issued: dt.date | None = None
+    #: Where unchanged records' outputs are kept between builds (outside ``out``).
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not (self.base.startswith(("http://", "https://")) and self.base.endswith(("/", "#"))):
@@ -84,6 +90,8 @@ class RecordOutput:
     record: LoadedRecord
     graphs: list[CaseGraph]
     results: list[ValidationResult] = field(default_factory=list)
+    #: Seconds spent per stage on this record ("load", "rdf", "shacl"): for benchmarks.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -201,11 +209,14 @@ def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
     graph (its cases ∪ the publication ∪ the class hierarchy they use); every result is
     attributed to the named graph that holds its focus node.
     """
+    started = time.perf_counter()
     pub = to_publication_graph(loaded, ctx.mapper, base=ctx.base)
     cases = to_case_graphs(loaded, ctx.mapper, base=ctx.base)
     out = RecordOutput(loaded, [pub, *cases])
+    out.timings["rdf"] = time.perf_counter() - started
     if not validate:
         return out
+    started = time.perf_counter()
     from alkld.validation.shacl import validate_graph
 
     shapes = _shapes(ctx.shapes)
@@ -226,16 +237,133 @@ def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
                 graph = default if len(group) == 1 else graph
             out.results.append(dataclasses.replace(result, graph=graph))
     out.results.sort()
+    out.timings["shacl"] = time.perf_counter() - started
     return out
 
 
+_WORKER_CTX: Context | None = None
+
+
+def _init_worker(ctx: Context) -> None:  # pragma: no cover - runs in pool processes
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+
+
+def _load_and_process(path: Path, validate: bool) -> RecordOutput:  # pragma: no cover
+    from alkld.records.loader import load_record
+
+    assert _WORKER_CTX is not None
+    started = time.perf_counter()
+    loaded = load_record(path)
+    elapsed = time.perf_counter() - started
+    out = process_record(loaded, _WORKER_CTX, validate=validate)
+    out.timings["load"] = elapsed
+    return out
+
+
+def _fingerprint(options: BuildOptions, validate: bool) -> str:
+    """What every record's output depends on besides the record: code, tables, shapes."""
+    from alkld import __version__
+
+    digest = hashlib.sha256(f"{__version__}|{options.base}|{validate}".encode())
+    for path in sorted(options.mappings.glob("*.tsv")) + [options.shapes, options.ontology,
+                                                           options.vocabulary]:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class RecordCache:
+    """Outputs of records already built, keyed by the record's bytes and the fingerprint.
+
+    Lives in ``<out>/.cache``; an unchanged record (same bytes, same mapping tables, shapes,
+    ontology and code) is not rebuilt. Entries are written atomically.
+    """
+
+    def __init__(self, directory: Path, fingerprint: str) -> None:
+        self.directory = directory / fingerprint[:16]
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, record: Path) -> Path:
+        return self.directory / (hashlib.sha256(record.read_bytes()).hexdigest() + ".pickle")
+
+    def get(self, record: Path) -> RecordOutput | None:
+        path = self._path(record)
+        if not path.exists():
+            self.misses += 1
+            return None
+        try:
+            with path.open("rb") as fh:
+                out: RecordOutput = pickle.load(fh)  # noqa: S301 - our own cache files
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            self.misses += 1
+            return None
+        if out.record.path != record:  # the same bytes may sit at a new path
+            out.record = dataclasses.replace(out.record, path=record)
+        self.hits += 1
+        return out
+
+    def put(self, record: Path, output: RecordOutput) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(record)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(output, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    def prune(self, keep: set[Path]) -> None:
+        """Drop entries of older fingerprints (other subdirectories of the cache)."""
+        for sub in self.directory.parent.glob("*"):
+            if sub.is_dir() and sub != self.directory:
+                shutil.rmtree(sub, ignore_errors=True)
+
+
 def _run(options: BuildOptions, *, validate: bool,
-         progress: Callable[[list[LoadedRecord]], Iterable[LoadedRecord]] | None
-         ) -> tuple[Release, list[ValidationResult]]:
-    records = load_records(options.cases)
+         progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
+         jobs: int = 1, cache: bool = False) -> tuple[Release, list[ValidationResult]]:
+    from alkld.records.loader import check_unique_keys, iter_record_paths, load_record
+
+    paths = iter_record_paths(options.cases)
     ctx = prepare(options)
-    items: Iterable[LoadedRecord] = progress(records) if progress else records
-    outputs = [process_record(r, ctx, validate=validate) for r in items]
+    store = RecordCache(options.cache_dir, _fingerprint(options, validate)) \
+        if cache and options.cache_dir else None
+    done: dict[Path, RecordOutput] = {}
+    todo: list[Path] = []
+    for path in paths:
+        hit = store.get(path) if store else None
+        if hit is not None:
+            done[path] = hit
+        else:
+            todo.append(path)
+    if store:
+        log.info("record cache: %d unchanged, %d to build", store.hits, len(todo))
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                 initargs=(ctx,)) as pool:
+            results_iter = pool.map(_load_and_process, todo, [validate] * len(todo),
+                                    chunksize=max(1, min(16, len(todo) // (jobs * 8) or 1)))
+            for path, output in zip(todo, progress(results_iter, len(todo)) if progress
+                                    else results_iter, strict=True):
+                done[path] = output
+    else:
+        items = progress(todo, len(todo)) if progress else todo
+        for path in items:
+            started = time.perf_counter()
+            loaded = load_record(path)
+            elapsed = time.perf_counter() - started
+            done[path] = process_record(loaded, ctx, validate=validate)
+            done[path].timings["load"] = elapsed
+    if store:
+        for path in todo:
+            store.put(path, done[path])
+        store.prune(set(paths))
+    outputs = [done[p] for p in paths]
+    records = [o.record for o in outputs]
+    check_unique_keys(records)
     graphs = [g for o in outputs for g in o.graphs]
     release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base)
     results = [r for o in outputs for r in o.results]
@@ -252,10 +380,11 @@ def assemble(options: BuildOptions) -> Release:
     return _run(options, validate=False, progress=None)[0]
 
 
-def validate_release(options: BuildOptions, progress: Callable | None = None
+def validate_release(options: BuildOptions, progress: Callable | None = None, *,
+                     jobs: int = 1, cache: bool = False
                      ) -> tuple[Release, list[ValidationResult]]:
     """Stages 1-4: the release and its validation results (nothing is written)."""
-    return _run(options, validate=True, progress=progress)
+    return _run(options, validate=True, progress=progress, jobs=jobs, cache=cache)
 
 
 def to_quads(release: Release) -> list[ox.Quad]:
@@ -306,9 +435,14 @@ def write_release(release: Release, options: BuildOptions) -> tuple[int, list[st
     return count, names
 
 
-def build(options: BuildOptions, *, progress: Callable | None = None) -> BuildResult:
-    """Run the whole pipeline; raise :class:`ValidationFailure` (writing nothing) on violations."""
-    release, results = validate_release(options, progress)
+def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int = 1,
+          cache: bool = False) -> BuildResult:
+    """Run the whole pipeline; raise :class:`ValidationFailure` (writing nothing) on violations.
+
+    ``jobs`` > 1 loads, maps, builds and validates records in a process pool; ``cache``
+    reuses the output of records unchanged since the last build into the same ``out``.
+    """
+    release, results = validate_release(options, progress, jobs=jobs, cache=cache)
     result = BuildResult(release, results)
     if result.violations:
         from alkld.validation.shacl import format_report

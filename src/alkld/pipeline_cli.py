@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -43,9 +44,9 @@ def _progress(label: str) -> Any:
     """A tqdm progress bar on stderr for a long stage (silent when not a terminal)."""
     from tqdm import tqdm
 
-    def wrap(items: Iterable[T]) -> Iterable[T]:
-        items = list(items)
-        return tqdm(items, desc=label, unit="record", disable=None, leave=False)
+    def wrap(items: Iterable[T], total: int | None = None) -> Iterable[T]:
+        return tqdm(items, desc=label, unit="record", total=total, disable=None, leave=False,
+                    smoothing=0.1)
     return wrap
 
 
@@ -64,8 +65,15 @@ def _options(cases: Path, mappings: Path, ontology: Path, shapes: Path, base: st
 @_inputs
 @click.option("--out", type=_DIR, default=Path("output"), show_default=True,
               help="Where the store and the dumps are written.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Processes that load, map, build and validate records.")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse the output of records unchanged since the last build "
+                   "(kept in --cache-dir; keyed by record, tables, shapes and code).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path(".alkld-cache"),
+              show_default=True, help="Where the record cache lives.")
 def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, base: str,
-                  out: Path) -> None:
+                  out: Path, jobs: int, cache: bool, cache_dir: Path) -> None:
     """Build, validate and write the release (store, dumps, VoID/DCAT, SHA256SUMS).
 
     \b
@@ -76,11 +84,14 @@ def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, bas
     from alkld.pipeline import build
     from alkld.validation.shacl import format_report
 
-    result = build(_options(cases, mappings, ontology, shapes, base, out),
-                   progress=_progress("validating"))
+    options = dataclasses.replace(_options(cases, mappings, ontology, shapes, base, out),
+                                  cache_dir=cache_dir)
+    result = build(options, progress=_progress("records"), jobs=jobs, cache=cache)
     if result.warnings:
-        log.warning("%d SHACL warning(s):\n%s", len(result.warnings),
-                    format_report(result.warnings))
+        shown = result.warnings[:20]
+        more = len(result.warnings) - len(shown)
+        log.warning("%d SHACL warning(s):\n%s%s", len(result.warnings), format_report(shown),
+                    f"\n… and {more} more (alkld validate lists them all)" if more else "")
     click.echo(f"built {len(result.release.case_graphs)} cases from "
                f"{len(result.release.records)} records: {result.quads} quads in "
                f"{len(result.release.named_graphs())} named graphs → {out}/")
