@@ -1,0 +1,72 @@
+"""Synthetic records, the process pool and incremental rebuilds, on real builds."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alkld.pipeline import build
+from alkld.synth import Pools, write_synthetic
+from tests.conftest import ROOT, repo_options, tree_digest
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    cases = tmp_path_factory.mktemp("synth") / "cases"
+    write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=24, seed=7, per_file=6)
+    return cases
+
+
+def _dumps(out: Path) -> dict[str, str]:
+    return {k: v for k, v in tree_digest(out).items() if not k.startswith("store")}
+
+
+def test_synth_is_deterministic_and_draws_from_the_real_records(synthetic, tmp_path):
+    again = tmp_path / "again"
+    write_synthetic(again, Pools.from_cases(ROOT / "cases"), cases=24, seed=7, per_file=6)
+    assert tree_digest(again) == tree_digest(synthetic)
+    assert len(list(synthetic.glob("*.yaml"))) == 4
+    pools = Pools.from_cases(ROOT / "cases")
+    text = "".join(p.read_text() for p in synthetic.glob("*.yaml"))
+    assert any(d in text for d in pools.diseases) and "ALK" in text
+    other = tmp_path / "other"
+    write_synthetic(other, pools, cases=24, seed=8, per_file=6)
+    assert tree_digest(other) != tree_digest(synthetic)
+
+
+def test_pool_build_conforms_and_equals_the_serial_build(synthetic, tmp_path):
+    serial = build(repo_options(tmp_path / "serial", cases=synthetic), jobs=1)
+    pooled = build(repo_options(tmp_path / "pooled", cases=synthetic), jobs=2)
+    assert not serial.violations and not pooled.violations
+    assert len(pooled.release.case_graphs) == 24
+    assert _dumps(tmp_path / "serial") == _dumps(tmp_path / "pooled")
+
+
+def test_one_changed_record_rebuilds_one_record(synthetic, tmp_path, caplog):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for p in synthetic.glob("*.yaml"):
+        (cases / p.name).write_bytes(p.read_bytes())
+    options = dataclasses.replace(repo_options(tmp_path / "out", cases=cases),
+                                  cache_dir=tmp_path / "cache")
+    build(options, cache=True)
+    first = sorted(cases.glob("*.yaml"))[0]
+    first.write_text(first.read_text().replace("synthetic case", "synthetic case (edited)", 1))
+    with caplog.at_level(logging.INFO, logger="alkld.pipeline"):
+        build(options, cache=True)
+    assert "record cache: 3 unchanged, 1 to build" in caplog.text
+    clean = repo_options(tmp_path / "clean", cases=cases)
+    build(clean)
+    assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
+
+
+def test_synth_cli_refuses_the_real_cases_directory(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "alkld", "synth", "--cases", "3",
+                           "--out", str(ROOT / "cases")], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 2 and "refusing" in proc.stderr
