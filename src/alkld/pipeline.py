@@ -23,8 +23,8 @@ import os
 import pickle
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +38,7 @@ from alkld.errors import ConfigurationError, ValidationFailure
 from alkld.mapping.tables import TermMapper
 from alkld.rdf.build import CaseGraph, Iris, Triple, to_case_graphs, to_publication_graph
 from alkld.rdf.vocabulary import load_turtle, to_mappings_triples, to_vocabulary_triples
-from alkld.records.loader import LoadedRecord, load_records
+from alkld.records.loader import LoadedRecord
 from alkld.store.embedded import to_ox_quads, write_store
 from alkld.vocab import DEFAULT_BASE
 
@@ -104,6 +104,8 @@ class Release:
     mappings: list[Triple]
     base: str
     extra: dict[URIRef, list[Triple]] = field(default_factory=dict)
+    #: Per-record stage timings (seconds), in record order: for benchmarks.
+    timings: list[dict[str, float]] = field(default_factory=list)
 
     def named_graphs(self) -> dict[URIRef, list[Triple]]:
         iris = Iris(self.base)
@@ -365,7 +367,8 @@ def _run(options: BuildOptions, *, validate: bool,
     records = [o.record for o in outputs]
     check_unique_keys(records)
     graphs = [g for o in outputs for g in o.graphs]
-    release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base)
+    release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base,
+                      timings=[o.timings for o in outputs])
     results = [r for o in outputs for r in o.results]
     if validate:
         from alkld.validation.shacl import global_checks

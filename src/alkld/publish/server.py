@@ -670,12 +670,13 @@ async def index(request: Request) -> Response:
 
 
 def _publications(release: Release) -> list[dict[str, str]]:
-    q = """PREFIX dcterms: <http://purl.org/dc/terms/>
+    q = f"""PREFIX dcterms: <http://purl.org/dc/terms/>
     PREFIX prism: <http://prismstandard.org/namespaces/basic/2.0/>
-    SELECT ?pub ?title ?doi ?type WHERE { GRAPH ?g {
+    SELECT ?pub ?title ?doi ?type WHERE {{ GRAPH ?g {{
       ?pub dcterms:title ?title .
-      OPTIONAL { ?pub prism:doi ?doi } OPTIONAL { ?pub <https://w3id.org/alkld/ontology#articleType> ?type } }
-      FILTER(STRSTARTS(STR(?pub), "%spub/")) } ORDER BY ?title""" % release.base
+      OPTIONAL {{ ?pub prism:doi ?doi }}
+      OPTIONAL {{ ?pub <https://w3id.org/alkld/ontology#articleType> ?type }} }}
+      FILTER(STRSTARTS(STR(?pub), "{release.base}pub/")) }} ORDER BY ?title"""
     out = []
     for row in release.store.query(q):
         out.append({"href": release.page_href(row["pub"].value), "title": row["title"].value,

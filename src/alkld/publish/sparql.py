@@ -249,7 +249,9 @@ def _boolean(value: bool, fmt: str) -> bytes:
     if fmt == "xml":
         return ('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
                 f"<head/><boolean>{word}</boolean></sparql>\n").encode()
-    return f"_askResult\r\n{word}\r\n".encode() if fmt == "csv" else f"?_askResult\n{word}\n".encode()
+    if fmt == "csv":
+        return f"_askResult\r\n{word}\r\n".encode()
+    return f"?_askResult\n{word}\n".encode()
 
 
 def compact_jsonld(triples: Iterable[ox.Triple], context: dict[str, Any]) -> bytes:
