@@ -191,3 +191,19 @@ def test_cli_query_syntax_error_is_located(release, tmp_path) -> None:
     result = CliRunner().invoke(cli, ["query", str(bad), "--out", str(release[1])])
     assert result.exit_code == 2
     assert "bad.rq" in result.stderr and "SPARQL syntax error" in result.stderr
+
+
+def test_fusion_drug_disease_claims(release) -> None:
+    got = rows(release, "fusion-drug-disease-claims", "fusion", "drugLabel", "diseaseLabel",
+               "significance", "level")
+    assert ("CARS1::ALK", "alectinib", "inflammatory myofibroblastic tumor",
+            "sensitivity/response", "C: case study") in got
+    assert ("CARS1::ALK", "carboplatin", "inflammatory myofibroblastic tumor", "unclear",
+            "C: case study") in got  # stable disease on ICE establishes nothing
+    assert ("KIF5B::ALK", "cladribine", "ALK+ histiocytosis", "sensitivity/response",
+            "C: case study") in got
+    # one statement per fusion, drug and disease; complications are not claim diseases
+    assert len(got) == len({r[:3] for r in got}) == 11
+    assert not any("hypercalcemia" in r[2] for r in got)
+    dois = rows(release, "fusion-drug-disease-claims", "fusion", "doi")
+    assert ("PLEKHH2::ALK", "10.1002/cnr2.70489") in dois

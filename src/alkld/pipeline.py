@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -370,12 +371,85 @@ def _run(options: BuildOptions, *, validate: bool,
     release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base,
                       timings=[o.timings for o in outputs])
     results = [r for o in outputs for r in o.results]
+    claims = _claims(release, ctx)
+    release.extra[Iris(options.base).graph("claims")] = claims
+    if validate:
+        results.extend(_validate_claims(claims, release, ctx))
     if validate:
         from alkld.validation.shacl import global_checks
 
         results.extend(global_checks({str(k): v for k, v in release.named_graphs().items()}))
     log.info("built %d graphs from %d records", len(graphs), len(records))
     return release, results
+
+
+def _claims(release: Release, ctx: Context) -> list[Triple]:
+    """The claims graph (CIViC-shaped evidence items) derived from the case graphs."""
+    from rdflib.namespace import RDFS
+
+    from alkld.rdf.claims import claims_triples
+
+    from alkld.rdf.claims import TUMOUR_ROOTS
+
+    labels = {s: str(o) for s, p, o in ctx.vocabulary if p == RDFS.label}
+    parents: dict[object, set[object]] = {}
+    for s, p, o in ctx.vocabulary:
+        if p == RDFS.subClassOf:
+            parents.setdefault(s, set()).add(o)
+
+    def is_tumour(term: object) -> bool:
+        seen, todo = set(), [term]
+        while todo:
+            node = todo.pop()
+            if node in TUMOUR_ROOTS:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(parents.get(node, ()))
+        return False
+
+    tumours = {t for t in parents if is_tumour(t)}
+    cases = {g.graph: g.triples for g in release.graphs if "/graph/case-" in g.graph}
+    pubs = {g.graph: g.triples for g in release.graphs if "/graph/pub-" in g.graph}
+    return claims_triples(cases, pubs, labels, base=release.base, tumours=tumours)
+
+
+def _validate_claims(claims: list[Triple], release: Release, ctx: Context
+                     ) -> list[ValidationResult]:
+    """Validate the claims graph with the types of the case nodes it points to."""
+    from rdflib.namespace import RDF
+
+    from alkld.validation.shacl import validate_graph
+
+    from alkld.vocab import ALKLD
+
+    by_subject: dict[object, list[Triple]] = {}
+    for g in release.graphs:
+        for t in g.triples:
+            by_subject.setdefault(t[0], []).append(t)
+    data = Graph()
+    for t in claims:
+        data.add(t)
+    # what the claims point to, as the case and publication graphs describe it: each
+    # pointed node's description, followed through the nodes it names (not through a case)
+    todo = [o for _, _, o in claims if isinstance(o, URIRef)]
+    seen: set[object] = set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        triples = by_subject.get(node, [])
+        if (node, RDF.type, ALKLD.Case) in triples:
+            continue  # the case itself was validated with its graph
+        for t in triples:
+            data.add(t)
+            if isinstance(t[2], URIRef) and t[2] in by_subject:
+                todo.append(t[2])
+    for t in _tbox_for(data, ctx.vocabulary):
+        data.add(t)
+    graph = str(Iris(release.base).graph("claims"))
+    return validate_graph(data, _shapes(ctx.shapes), graph=graph)
 
 
 def assemble(options: BuildOptions) -> Release:
@@ -424,6 +498,16 @@ def write_release(release: Release, options: BuildOptions) -> tuple[int, list[st
         ox.serialize(void, str(void_path), format=ox.RdfFormat.TURTLE,
                      prefixes=void_prefixes(options.base))
         distributions.append(describe_file(void_path, "text/turtle", len(void)))
+        # the same description as schema.org Dataset JSON-LD, for dataset search engines
+        from alkld.publish.schemaorg import dataset_jsonld
+
+        void_store = ox.Store()
+        void_store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in void)
+        doc = dataset_jsonld(void_store, base=options.base)
+        schema_path = staging / "dataset.jsonld"
+        schema_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True)
+                               + "\n", encoding="utf-8")
+        distributions.append(describe_file(schema_path, "application/ld+json"))
         names = [d.name for d in distributions]
         write_checksums(staging, names)
         names.append("SHA256SUMS")

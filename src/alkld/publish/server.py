@@ -595,7 +595,7 @@ async def well_known_void(request: Request) -> Response:
 
 def _dump_files(release: Release) -> list[Path]:
     names = ["alkld.trig", "alkld.nq", "alkld.ttl", "alkld.jsonld", "context.jsonld",
-             "void.ttl", "SHA256SUMS"]
+             "void.ttl", "dataset.jsonld", "SHA256SUMS"]
     return [release.out / n for n in names if (release.out / n).exists()]
 
 
