@@ -99,3 +99,20 @@ def server(release: tuple[BuildResult, Path]) -> Iterator[str]:
     with running_server(out, "--timeout", "2", "--row-cap", "50", "--max-body", "20000",
                         "--workers", "2") as url:
         yield url
+
+
+def seeds_dir() -> Path:
+    """The five source documents (never copied into the project: full texts stay outside).
+
+    ``$ALKLD_SEEDS``, else ``../shared/seeds`` beside the checkout, else ``/work/shared/seeds``.
+    Their absence is an error: the traceability tests cannot run without them.
+    """
+    import os
+
+    candidates = [Path(os.environ["ALKLD_SEEDS"])] if os.environ.get("ALKLD_SEEDS") else []
+    candidates += [ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds")]
+    for candidate in candidates:
+        if candidate.is_dir() and any(candidate.glob("*.txt")):
+            return candidate
+    raise RuntimeError("seed documents not found in " + ", ".join(map(str, candidates))
+                       + "; set ALKLD_SEEDS to their directory")

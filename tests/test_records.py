@@ -7,7 +7,7 @@ from pathlib import Path
 from alkld.records import load_records
 from alkld.records.reference import render
 
-from .conftest import ROOT
+from .conftest import ROOT, seeds_dir
 
 
 def test_reference_page_is_current() -> None:
@@ -18,7 +18,7 @@ def test_reference_page_is_current() -> None:
 def test_repository_records_load() -> None:
     records = load_records(ROOT / "cases")
     sources = {r.record.source_file for r in records}
-    seeds = {p.name for p in (ROOT.parent / "shared" / "seeds").glob("*.txt")}
+    seeds = {p.name for p in seeds_dir().glob("*.txt")}
     assert sources == seeds, "every seed document has exactly one record"
     assert sum(len(r.record.cases) for r in records) >= 4
 

@@ -16,11 +16,10 @@ from rdflib.compare import isomorphic
 
 from alkld.pipeline import BuildResult, build
 
-from .conftest import ROOT, repo_options, tree_digest
+from .conftest import ROOT, repo_options, seeds_dir, tree_digest
 
-SEEDS = ROOT.parent / "shared" / "seeds"
 FILES = ["alkld.trig", "alkld.nq", "alkld.ttl", "alkld.jsonld", "context.jsonld", "void.ttl",
-         "SHA256SUMS"]
+         "dataset.jsonld", "SHA256SUMS"]
 
 
 def _dataset(path: Path, fmt: str) -> Dataset:
@@ -164,7 +163,7 @@ def _normalise(text: str) -> str:
 
 def test_every_quote_is_verbatim_in_its_seed(release: tuple[BuildResult, Path]) -> None:
     """Each fact is traceable: its evidence quote occurs in the document it cites."""
-    assert SEEDS.is_dir(), f"seed documents expected at {SEEDS}"
+    seeds = seeds_dir()
     result, out = release
     store = ox.Store.read_only(str(out / "store"))
     rows = store.query("""
@@ -178,7 +177,7 @@ def test_every_quote_is_verbatim_in_its_seed(release: tuple[BuildResult, Path]) 
     for row in rows:
         name = row["file"].value
         if name not in texts:
-            texts[name] = _normalise((SEEDS / name).read_text(encoding="utf-8"))
+            texts[name] = _normalise((seeds / name).read_text(encoding="utf-8"))
         if _normalise(row["quote"].value) not in texts[name]:
             missing.append((row["fact"].value, row["quote"].value))
         checked += 1
