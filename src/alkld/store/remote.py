@@ -1,0 +1,671 @@
+"""Publish the release into a remote SPARQL 1.1 store, one named graph at a time.
+
+Stage 5 beside :mod:`alkld.store.embedded`: the same named graphs, pushed over HTTP with
+either of two W3C protocols —
+
+* the `SPARQL 1.1 Graph Store HTTP Protocol <https://www.w3.org/TR/sparql11-http-rdf-update/>`_
+  (GSP): one ``PUT <endpoint>?graph=IRI`` per graph, whose body (N-Triples, sent as
+  ``text/turtle``, of which N-Triples is a subset) *replaces* the graph;
+* `SPARQL 1.1 Update <https://www.w3.org/TR/sparql11-update/>`_: one request per batch of
+  graphs, ``DROP SILENT GRAPH <g> ; INSERT DATA { GRAPH <g> { … } }`` for each graph.
+
+Guarantees:
+
+* **each graph is replaced as a unit** — never appended to, so publishing twice leaves the
+  same store, and a graph left half-written by a crash is overwritten whole on the next run;
+* **resumable** — a graph is struck from the state file (:data:`STATE_FILE`, JSON, under the
+  release directory) before a request writes it and recorded, with the SHA-256 of its
+  canonical N-Triples, once the store has acknowledged it; a rerun skips the graphs whose
+  hash still matches and redoes the rest. Graphs recorded for this store that the
+  release no longer has are dropped (``prune``);
+* **bounded** — every request has a timeout, transient failures (connection errors, timeouts,
+  HTTP 408/425/429/502/503/504) are retried with exponential backoff, and anything else raises
+  :class:`StoreError` (exit code 2) naming the endpoint and the graph(s);
+* **credentials stay secret** — they come in as :class:`Credentials` (the CLI reads them from
+  ``ALKLD_STORE_USER`` / ``ALKLD_STORE_PASSWORD``) for HTTP basic or digest authentication,
+  or as a :class:`BearerToken` (``ALKLD_STORE_TOKEN``), and are never logged, written to the
+  state file or put in an error; a store URL with ``user:password@`` in it is refused.
+
+The state file trusts the store: a graph changed or deleted in the store by other means is
+not noticed (rerun with ``force=True``). The state is kept per store (:func:`store_key`), so
+the GSP and the Update endpoint of one store share it.
+
+Cost: the release is read once (from ``out/store``, else ``out/alkld.nq``) and held in
+memory; each request body is built in memory, so memory grows with the largest batch.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyoxigraph as ox
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
+
+from alkld.errors import AlkldError, ConfigurationError
+
+__all__ = [
+    "DIALECTS",
+    "STATE_FILE",
+    "AuthScheme",
+    "BearerToken",
+    "Credentials",
+    "Dialect",
+    "Protocol",
+    "PublishReport",
+    "StoreError",
+    "graph_digest",
+    "publish",
+    "read_release_graphs",
+    "resolve_dialect",
+    "store_key",
+    "to_update_request",
+]
+
+log = logging.getLogger(__name__)
+
+#: The state file, relative to the release directory: which graphs each endpoint holds.
+STATE_FILE = Path(".publish-state.json")
+
+#: HTTP statuses worth retrying: the same request may succeed a moment later.
+_TRANSIENT = frozenset({408, 425, 429, 502, 503, 504})
+
+#: Triples per ``INSERT DATA`` operation: some stores reject very large single operations.
+_TRIPLES_PER_INSERT = 1000
+
+_XSD_DURATION = "http://www.w3.org/2001/XMLSchema#duration"
+
+
+class StoreError(AlkldError):
+    """A remote store refused or failed a request; ``store`` and ``graphs`` say which.
+
+    ``graph`` is the first (usually the only) graph the failed request carried; ``status``
+    the HTTP status, if the store answered at all.
+
+    >>> e = StoreError("HTTP 500 Internal Server Error", store="http://localhost:7878/store",
+    ...                graphs=["https://w3id.org/alkld/graph/case-x"], status=500)
+    >>> str(e)
+    'store http://localhost:7878/store: graph <https://w3id.org/alkld/graph/case-x>: HTTP 500 Internal Server Error'
+    >>> e.exit_code, e.status, e.graph
+    (2, 500, 'https://w3id.org/alkld/graph/case-x')
+    """  # noqa: E501
+
+    def __init__(self, message: str, *, store: str, graphs: Sequence[str] = (),
+                 status: int | None = None, expected: str | None = None) -> None:
+        super().__init__(message, expected=expected)
+        self.store = store
+        self.graphs = list(graphs)
+        self.graph = self.graphs[0] if self.graphs else None
+        self.status = status
+
+    def __str__(self) -> str:
+        where = f"store {self.store}: "
+        if len(self.graphs) == 1:
+            where += f"graph <{self.graphs[0]}>: "
+        elif self.graphs:
+            shown = ", ".join(f"<{g}>" for g in self.graphs[:3])
+            more = f" and {len(self.graphs) - 3} more" if len(self.graphs) > 3 else ""
+            where += f"graphs {shown}{more} (one request): "
+        expected = f" (expected {self.expected})" if self.expected else ""
+        return f"{where}{self.message}{expected}"
+
+
+class Protocol(enum.Enum):
+    """How graphs are written: Graph Store HTTP Protocol ``PUT``, or SPARQL Update."""
+
+    GSP = "gsp"
+    UPDATE = "update"
+
+
+class AuthScheme(enum.Enum):
+    """HTTP authentication: ``auto`` answers whichever challenge (401) the store sends."""
+
+    AUTO = "auto"
+    BASIC = "basic"
+    DIGEST = "digest"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How to reach one kind of store from the URL the user gives.
+
+    ``path`` is appended to that URL to get the endpoint (empty: the URL is the endpoint);
+    ``graph_param`` names the query parameter carrying the graph IRI (GSP only).
+    """
+
+    name: str
+    protocol: Protocol
+    path: str = ""
+    graph_param: str = "graph"
+    description: str = ""
+
+    def endpoint(self, url: str) -> str:
+        """The endpoint for ``url``: ``url`` plus :attr:`path` (no double slash).
+
+        >>> DIALECTS["oxigraph"].endpoint("http://localhost:7878/")
+        'http://localhost:7878/store'
+        >>> DIALECTS["gsp"].endpoint("http://localhost:3030/ds/data")
+        'http://localhost:3030/ds/data'
+        """
+        return url.rstrip("/") + self.path if self.path else url
+
+
+#: Every dialect, by the name ``alkld publish --dialect`` takes (besides ``auto``).
+DIALECTS: dict[str, Dialect] = {d.name: d for d in [
+    Dialect("gsp", Protocol.GSP, description="the URL is a Graph Store Protocol endpoint"),
+    Dialect("update", Protocol.UPDATE, description="the URL is a SPARQL Update endpoint"),
+    Dialect("oxigraph", Protocol.GSP, "/store",
+            description="an Oxigraph server's base URL (GSP at /store)"),
+    Dialect("oxigraph-update", Protocol.UPDATE, "/update",
+            description="an Oxigraph server's base URL (SPARQL Update at /update)"),
+    Dialect("virtuoso", Protocol.GSP, "/sparql-graph-crud-auth", "graph-uri",
+            description="a Virtuoso server's base URL (GSP at /sparql-graph-crud-auth)"),
+    Dialect("virtuoso-update", Protocol.UPDATE, "/sparql-auth",
+            description="a Virtuoso server's base URL (SPARQL Update at /sparql-auth)"),
+    Dialect("fuseki", Protocol.GSP, "/data",
+            description="a Fuseki dataset URL, e.g. http://host:3030/ds (GSP at /data)"),
+    Dialect("graphdb", Protocol.GSP, "/rdf-graphs/service",
+            description="a GraphDB or RDF4J repository URL (GSP at /rdf-graphs/service)"),
+    Dialect("neptune", Protocol.GSP, "/sparql/gsp/",
+            description="an Amazon Neptune cluster URL (GSP at /sparql/gsp/)"),
+]}
+
+#: Endpoint path endings that tell the protocol under ``auto``, checked in order.
+_AUTO_SUFFIXES: tuple[tuple[str, Dialect], ...] = (
+    ("/sparql-graph-crud-auth", Dialect("virtuoso", Protocol.GSP, graph_param="graph-uri")),
+    ("/sparql-graph-crud", Dialect("virtuoso", Protocol.GSP, graph_param="graph-uri")),
+    ("/rdf-graphs/service", DIALECTS["gsp"]),
+    ("/sparql/gsp", DIALECTS["gsp"]),
+    ("/store", DIALECTS["gsp"]),
+    ("/data", DIALECTS["gsp"]),
+    ("/update", DIALECTS["update"]),
+    ("/statements", DIALECTS["update"]),
+    ("/sparql-auth", DIALECTS["update"]),
+    ("/sparql", DIALECTS["update"]),
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and password for HTTP authentication; the password never shows in a repr.
+
+    >>> Credentials("dba", "s3cret")
+    Credentials(user='dba', password='***')
+    """
+
+    user: str
+    password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(user={self.user!r}, password='***')"
+
+
+@dataclass(frozen=True)
+class BearerToken:
+    """An access token sent as ``Authorization: Bearer …`` (QLever, OAuth proxies); never shown.
+
+    >>> BearerToken("abc")
+    BearerToken('***')
+    """
+
+    token: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "BearerToken('***')"
+
+
+class _BearerAuth(AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+@dataclass
+class PublishReport:
+    """What one run did: graphs written, skipped (already there), dropped (pruned)."""
+
+    store: str
+    dialect: str
+    published: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    triples: int = 0
+    requests: int = 0
+    server: str = ""
+
+
+# ---------------------------------------------------------------- the release's graphs
+
+def read_release_graphs(out: Path) -> dict[str, list[ox.Triple]]:
+    """Every named graph of the release in ``out``: graph IRI → its triples, sorted.
+
+    Reads ``out/store`` (written by ``alkld build``), else ``out/alkld.nq``. A quad in the
+    default graph is an error: the release has only named graphs.
+    """
+    store_dir, dump = out / "store", out / "alkld.nq"
+    quads: Iterable[ox.Quad]
+    if store_dir.is_dir():
+        source = store_dir
+        quads = ox.Store.read_only(str(store_dir))
+    elif dump.is_file():
+        source = dump
+        quads = ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS)
+    else:
+        raise ConfigurationError("no release here; run `alkld build` first", path=out,
+                                 expected="a directory with store/ or alkld.nq")
+    graphs: dict[str, set[ox.Triple]] = defaultdict(set)
+    for quad in quads:
+        if not isinstance(quad.graph_name, ox.NamedNode):
+            raise ConfigurationError("a quad in the default graph", path=source,
+                                     expected="only named graphs")
+        graphs[quad.graph_name.value].add(ox.Triple(quad.subject, quad.predicate, quad.object))
+    return {g: sorted(ts, key=str) for g, ts in sorted(graphs.items())}
+
+
+def _ntriples(triples: Iterable[ox.Triple]) -> str:
+    return "".join(f"{t} .\n" for t in triples)
+
+
+def graph_digest(triples: Iterable[ox.Triple]) -> str:
+    """SHA-256 of a graph's canonical N-Triples (sorted statements): equal graphs, equal digests.
+
+    >>> t = ox.Triple(ox.NamedNode("http://e/s"), ox.NamedNode("http://e/p"), ox.Literal("o"))
+    >>> graph_digest([t]) == graph_digest([t, t]) != graph_digest([])
+    True
+    """
+    return hashlib.sha256(_ntriples(sorted(set(triples), key=str)).encode()).hexdigest()
+
+
+def to_update_request(graphs: Mapping[str, Sequence[ox.Triple]]) -> str:
+    """One SPARQL Update request replacing each of ``graphs`` whole.
+
+    ``DROP SILENT GRAPH`` then ``INSERT DATA``, split every :data:`_TRIPLES_PER_INSERT`
+    triples unless the graph has blank nodes (a label is scoped to one operation, so such a
+    graph goes in one piece). A store that runs one request as one transaction (Oxigraph,
+    Fuseki, RDF4J) swaps each graph atomically; Virtuoso commits operation by operation.
+
+    >>> t = ox.Triple(ox.NamedNode("http://e/s"), ox.NamedNode("http://e/p"), ox.Literal("o"))
+    >>> print(to_update_request({"http://e/g": [t]}))
+    DROP SILENT GRAPH <http://e/g> ;
+    INSERT DATA { GRAPH <http://e/g> {
+    <http://e/s> <http://e/p> "o" .
+    } }
+    """
+    operations: list[str] = []
+    for graph, triples in graphs.items():
+        iri = str(ox.NamedNode(graph))
+        operations.append(f"DROP SILENT GRAPH {iri}")
+        step = len(triples) if any(isinstance(x, ox.BlankNode) for t in triples
+                                   for x in (t.subject, t.object)) else _TRIPLES_PER_INSERT
+        for start in range(0, len(triples), max(step, 1)):
+            chunk = triples[start:start + step]
+            operations.append(f"INSERT DATA {{ GRAPH {iri} {{\n{_ntriples(chunk)}}} }}")
+    return " ;\n".join(operations)
+
+
+# ---------------------------------------------------------------- the state file
+
+def _load_state(path: Path) -> dict[str, dict[str, str]]:
+    """Endpoint key → {graph IRI → digest}; an unreadable file counts as empty (redo all)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        stores = data["stores"]
+        return {str(k): {str(g): str(d) for g, d in v.items()} for k, v in stores.items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        log.warning("publish state %s is unreadable (%s); republishing every graph",
+                    path, type(e).__name__)
+        return {}
+
+
+def _save_state(path: Path, state: Mapping[str, Mapping[str, str]]) -> None:
+    """Write the state atomically: a crash leaves the old file or the new one, never half."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    text = json.dumps({"version": 1, "stores": state}, indent=1, sort_keys=True)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- HTTP
+
+def _auth(credentials: Credentials, scheme: AuthScheme) -> AuthBase:
+    if scheme is AuthScheme.DIGEST:
+        return HTTPDigestAuth(credentials.user, credentials.password)
+    return HTTPBasicAuth(credentials.user, credentials.password)
+
+
+@dataclass
+class _Client:
+    """One HTTP session to one endpoint: timeouts, retries with backoff, authentication.
+
+    With ``scheme`` AUTO, requests go without credentials until the store answers 401; its
+    ``WWW-Authenticate`` challenge then picks digest or basic (never sent in the clear
+    unasked), and the request is sent again.
+    """
+
+    endpoint: str
+    credentials: Credentials | BearerToken | None
+    scheme: AuthScheme
+    timeout: float
+    retries: int
+    backoff: float
+    session: requests.Session = field(default_factory=requests.Session)
+    auth: AuthBase | None = None
+    sent: int = 0
+    server: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.credentials, BearerToken):
+            self.auth = _BearerAuth(self.credentials.token)
+        elif self.credentials is not None and self.scheme is not AuthScheme.AUTO:
+            self.auth = _auth(self.credentials, self.scheme)
+
+    def send(self, method: str, *, graphs: Sequence[str], body: str = "",
+             params: dict[str, str] | None = None, content_type: str | None = None
+             ) -> requests.Response:
+        """Send one request; retry transient failures; raise :class:`StoreError` otherwise."""
+        data = body.encode()
+        headers = {"Content-Type": content_type} if content_type else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            status: int | None = None
+            try:
+                response = self.session.request(
+                    method, self.endpoint, params=params, data=data, headers=headers,
+                    auth=self.auth, timeout=(min(self.timeout, 10.0), self.timeout))
+            except requests.Timeout:
+                problem = f"no answer within {self.timeout:g} s"
+            except requests.ConnectionError as e:
+                problem = f"cannot connect ({_reason(e)})"
+            except requests.RequestException as e:  # e.g. too many redirects, a bad URL
+                raise StoreError(f"request failed ({type(e).__name__})", store=self.endpoint,
+                                 graphs=graphs) from None
+            else:
+                self.sent += 1
+                self.server = self.server or response.headers.get("server", "").strip()
+                if (response.status_code == 401 and self.auth is None
+                        and isinstance(self.credentials, Credentials)):
+                    challenge = response.headers.get("www-authenticate", "").lower()
+                    scheme = AuthScheme.DIGEST if "digest" in challenge else AuthScheme.BASIC
+                    log.debug("store %s asks for %s authentication", self.endpoint,
+                              scheme.value)
+                    self.auth = _auth(self.credentials, scheme)
+                    attempt -= 1
+                    continue
+                if response.ok:
+                    return response
+                status = response.status_code
+                problem = f"HTTP {status} {response.reason}: {_snippet(response)}"
+                if status not in _TRANSIENT:
+                    raise StoreError(problem, store=self.endpoint, graphs=graphs,
+                                     status=status, expected=_expected(status, response))
+            if attempt > self.retries:
+                raise StoreError(f"{problem}; gave up after {attempt} attempt(s)",
+                                 store=self.endpoint, graphs=graphs, status=status,
+                                 expected="a store that is up and answers within the timeout")
+            delay = self.backoff * 2 ** (attempt - 1)
+            log.warning("store %s: graph <%s>: %s; retrying in %.1f s", self.endpoint,
+                        graphs[0] if graphs else "", problem, delay)
+            time.sleep(delay)
+
+
+def _reason(error: requests.ConnectionError) -> str:
+    """The innermost cause of a connection error, e.g. ``[Errno 111] Connection refused``."""
+    cause: BaseException = error
+    seen: set[int] = set()
+    while id(cause) not in seen:
+        seen.add(id(cause))
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = cause.__context__ or (cause.args[0] if cause.args and isinstance(
+                cause.args[0], BaseException) else None)
+        if not isinstance(inner, BaseException):
+            break
+        cause = inner
+    text = str(cause)
+    # urllib3 prefixes the connection object's repr: keep only the OS message.
+    return text.rsplit(": ", 1)[-1] if "Errno" in text else text
+
+
+def _snippet(response: requests.Response, limit: int = 400) -> str:
+    text = " ".join(response.text.split())
+    return (text[:limit] + " …") if len(text) > limit else (text or "(empty body)")
+
+
+def _expected(status: int, response: requests.Response) -> str | None:
+    if status in (401, 403):
+        return ("credentials with write access in ALKLD_STORE_USER / ALKLD_STORE_PASSWORD "
+                "(or ALKLD_STORE_TOKEN)")
+    if status in (404, 405, 415):
+        return "an endpoint that accepts this protocol; check --store and --dialect"
+    if "xsd:duration" in response.text and "Virtuoso" in response.text:
+        return ("a store that accepts xsd:duration in INSERT DATA; Virtuoso 7 does not "
+                "(openlink/virtuoso-opensource#224): use --dialect virtuoso (GSP)")
+    return None
+
+
+# ---------------------------------------------------------------- dialects
+
+def _check_url(url: str) -> None:
+    """An http(s) URL with a host and no ``user:password@`` in it, else an error."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"not an HTTP(S) URL: {url!r}", field="--store",
+                                 expected="e.g. http://localhost:7878")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            f"user name or password in the store URL ({parts.scheme}://…@{parts.hostname})",
+            field="--store", expected="ALKLD_STORE_USER / ALKLD_STORE_PASSWORD instead")
+
+
+def resolve_dialect(url: str, dialect: str = "auto", *, timeout: float = 10.0
+                    ) -> tuple[Dialect, str]:
+    """The dialect and the endpoint for ``url``.
+
+    ``auto`` reads the URL's path first (``…/store``, ``…/data`` → GSP; ``…/update``,
+    ``…/sparql`` → SPARQL Update; see :data:`_AUTO_SUFFIXES`); for a bare server URL it
+    asks the server once (its ``Server`` header, or whether ``/store`` answers, as
+    Oxigraph's does).
+
+    >>> d, endpoint = resolve_dialect("http://localhost:3030/ds/update")
+    >>> d.protocol, endpoint
+    (<Protocol.UPDATE: 'update'>, 'http://localhost:3030/ds/update')
+    >>> resolve_dialect("http://localhost:8890/sparql-graph-crud-auth")[0].graph_param
+    'graph-uri'
+    >>> resolve_dialect("http://localhost:8890", "virtuoso-update")[1]
+    'http://localhost:8890/sparql-auth'
+    """
+    _check_url(url)
+    if dialect != "auto":
+        if dialect not in DIALECTS:
+            raise ConfigurationError(f"unknown dialect {dialect!r}", field="--dialect",
+                                     expected="one of " + ", ".join(["auto", *DIALECTS]))
+        chosen = DIALECTS[dialect]
+        return chosen, chosen.endpoint(url)
+    path = urlsplit(url).path.rstrip("/")
+    for suffix, candidate in _AUTO_SUFFIXES:
+        if path.endswith(suffix):
+            return candidate, url
+    return _probe(url, timeout=timeout)
+
+
+def _probe(url: str, *, timeout: float) -> tuple[Dialect, str]:
+    """Ask a bare server URL which store it is (no credentials are sent)."""
+    base = url.rstrip("/")
+    try:
+        server = requests.get(base + "/", timeout=timeout).headers.get("server", "").lower()
+        if "virtuoso" in server:
+            name = "virtuoso"
+        elif "fuseki" in server and urlsplit(url).path.strip("/"):
+            name = "fuseki"
+        elif requests.head(base + "/store", params={"default": ""}, timeout=timeout).ok:
+            name = "oxigraph"
+        else:
+            raise StoreError("cannot tell which protocol this store speaks", store=url,
+                             expected="an endpoint URL (…/store, …/data, …/update) or "
+                             "--dialect " + "|".join(DIALECTS))
+    except requests.ConnectionError as e:
+        raise StoreError(f"cannot connect ({_reason(e)})", store=url,
+                         expected="a store that is up, or --dialect to skip asking") from None
+    except requests.RequestException as e:
+        raise StoreError(f"cannot ask the store which it is ({type(e).__name__})", store=url,
+                         expected="a store that is up, or --dialect to skip asking") from None
+    log.info("store %s looks like %s", url, name)
+    return DIALECTS[name], DIALECTS[name].endpoint(url)
+
+
+def store_key(endpoint: str) -> str:
+    """The store behind ``endpoint``: its URL less a known endpoint path.
+
+    Two endpoints of one store (GSP and Update) share a key, hence a state: a graph written
+    (or dropped by a failed request) through one is known to the other.
+
+    >>> store_key("http://localhost:8890/sparql-graph-crud-auth")
+    'http://localhost:8890'
+    >>> store_key("http://localhost:3030/ds/update") == store_key("http://localhost:3030/ds/data")
+    True
+    >>> store_key("http://localhost:7200/repositories/r/rdf-graphs/service")
+    'http://localhost:7200/repositories/r'
+    """
+    parts = urlsplit(endpoint)
+    path = parts.path.rstrip("/")
+    suffixes = {s for s, _ in _AUTO_SUFFIXES} | {d.path for d in DIALECTS.values() if d.path}
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return parts._replace(path=path, fragment="").geturl()
+
+
+# ---------------------------------------------------------------- publishing
+
+def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def publish(
+    out: Path,
+    url: str,
+    *,
+    dialect: str = "auto",
+    batch: int = 8,
+    credentials: Credentials | BearerToken | None = None,
+    auth: AuthScheme = AuthScheme.AUTO,
+    timeout: float = 60.0,
+    retries: int = 3,
+    backoff: float = 0.5,
+    force: bool = False,
+    prune: bool = True,
+    progress: Callable[[list[str]], None] | None = None,
+) -> PublishReport:
+    """Push every named graph of the release in ``out`` into the store at ``url``.
+
+    ``batch`` graphs go in one SPARQL Update request (GSP: one ``PUT`` per graph either
+    way); the state file is saved around every request, and ``progress`` (if given) is
+    called with the graphs each successful request wrote. ``force`` ignores the state
+    (republishes everything); ``prune`` drops graphs this store got from an earlier run
+    that the release no longer has. ``retries`` transient failures of a request are
+    retried, after ``backoff`` seconds, doubled each time. Raises :class:`StoreError` on the
+    first request that fails for good; what was written before it stays recorded, so a
+    rerun resumes there.
+    """
+    if batch < 1:
+        raise ConfigurationError(f"batch size {batch}", field="--batch", expected="1 or more")
+    chosen, endpoint = resolve_dialect(url, dialect, timeout=timeout)
+    graphs = read_release_graphs(out)
+    state_path = out / STATE_FILE
+    state = _load_state(state_path)
+    key = store_key(endpoint)
+    done = {} if force else dict(state.get(key, {}))
+    digests = {g: graph_digest(ts) for g, ts in graphs.items()}
+    todo = [g for g in graphs if done.get(g) != digests[g]]
+    stale = sorted(g for g in done if g not in graphs) if prune else []
+    report = PublishReport(store=endpoint, dialect=chosen.name,
+                           skipped=[g for g in graphs if g not in todo])
+
+    def save(forget: Iterable[str] = (), remember: Iterable[str] = ()) -> None:
+        for g in forget:
+            done.pop(g, None)
+        done.update((g, digests[g]) for g in remember)
+        state[key] = dict(sorted(done.items()))
+        _save_state(state_path, state)
+
+    log.info("store %s (%s): %d graph(s) to publish, %d unchanged, %d to drop",
+             endpoint, chosen.name, len(todo), len(report.skipped), len(stale))
+    client = _Client(endpoint, credentials, auth, timeout, retries, backoff)
+    try:
+        if force:
+            save()
+        for group in _batches(stale, batch):
+            save(forget=group)  # forgotten first: a failed drop is retried next run
+            _drop(client, chosen, group)
+            report.dropped.extend(group)
+        size = 1 if chosen.protocol is Protocol.GSP else batch
+        for group in _batches(todo, size):
+            save(forget=group)  # a graph may be half-written from here on
+            _write(client, chosen, {g: graphs[g] for g in group})
+            save(remember=group)
+            report.published.extend(group)
+            report.triples += sum(len(graphs[g]) for g in group)
+            log.debug("store %s: published %s", endpoint, " ".join(f"<{g}>" for g in group))
+            if progress is not None:
+                progress(group)
+    finally:
+        report.requests, report.server = client.sent, client.server
+        client.session.close()
+    _warn_lossy(report, graphs)
+    return report
+
+
+def _write(client: _Client, dialect: Dialect, graphs: Mapping[str, Sequence[ox.Triple]]
+           ) -> None:
+    if dialect.protocol is Protocol.GSP:
+        for graph, triples in graphs.items():
+            client.send("PUT", graphs=[graph], params={dialect.graph_param: graph},
+                        body=_ntriples(triples), content_type="text/turtle; charset=utf-8")
+        return
+    client.send("POST", graphs=list(graphs), body=to_update_request(graphs),
+                content_type="application/sparql-update; charset=utf-8")
+
+
+def _drop(client: _Client, dialect: Dialect, graphs: Sequence[str]) -> None:
+    if dialect.protocol is Protocol.GSP:
+        for graph in graphs:
+            try:
+                client.send("DELETE", graphs=[graph], params={dialect.graph_param: graph})
+            except StoreError as e:
+                if e.status != 404:  # 404: already gone, which is what we want
+                    raise
+        return
+    body = " ;\n".join(f"DROP SILENT GRAPH {ox.NamedNode(g)}" for g in graphs)
+    client.send("POST", graphs=graphs, body=body,
+                content_type="application/sparql-update; charset=utf-8")
+
+
+def _warn_lossy(report: PublishReport, graphs: Mapping[str, Sequence[ox.Triple]]) -> None:
+    """Warn about the values a store is known to rewrite (it accepted them all the same)."""
+    if "virtuoso" not in report.server.lower():
+        return
+    durations = sum(1 for g in report.published for t in graphs[g]
+                    if isinstance(t.object, ox.Literal)
+                    and t.object.datatype.value == _XSD_DURATION)
+    if durations:
+        log.warning("store %s is %s, which keeps an xsd:duration as a count of months "
+                    "(\"P1Y7M\" reads back as \"19\"; openlink/virtuoso-opensource#936): "
+                    "%d such literal(s) published", report.store, report.server, durations)
