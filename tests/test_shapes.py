@@ -12,8 +12,7 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
-from alkld.pipeline import BuildResult
-from alkld.pipeline import _tbox_for
+from alkld.pipeline import BuildResult, _tbox_for
 from alkld.validation.shacl import load_shapes, validate_graph
 
 from .conftest import ROOT

@@ -91,6 +91,8 @@ class RecordOutput:
     record: LoadedRecord
     graphs: list[CaseGraph]
     results: list[ValidationResult] = field(default_factory=list)
+    #: Triples of the claims graph this record's cases give (validated with their case).
+    claims: list[Triple] = field(default_factory=list)
     #: Seconds spent per stage on this record ("load", "rdf", "shacl"): for benchmarks.
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -218,11 +220,13 @@ def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
     out = RecordOutput(loaded, [pub, *cases])
     out.timings["rdf"] = time.perf_counter() - started
     if not validate:
+        out.claims = _claims_for(cases, pub, ctx) if cases else []
         return out
     started = time.perf_counter()
     from alkld.validation.shacl import validate_graph
 
     shapes = _shapes(ctx.shapes)
+    claims_graph = str(Iris(ctx.base).graph("claims"))
     groups = [cases[i:i + VALIDATION_CHUNK] for i in range(0, len(cases), VALIDATION_CHUNK)]
     for group in groups or [[pub]]:
         data = Graph()
@@ -231,6 +235,11 @@ def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
             for t in cg.triples:
                 data.add(t)
                 owner.setdefault(str(t[0]), str(cg.graph))
+        claims = _claims_for(group, pub, ctx) if group != [pub] else []
+        out.claims.extend(claims)
+        for t in claims:
+            data.add(t)
+            owner.setdefault(str(t[0]), claims_graph)
         for t in _tbox_for(data, ctx.vocabulary):
             data.add(t)
         default = str(group[0].graph)
@@ -371,10 +380,8 @@ def _run(options: BuildOptions, *, validate: bool,
     release = Release(records, graphs, list(ctx.vocabulary), list(ctx.mappings), options.base,
                       timings=[o.timings for o in outputs])
     results = [r for o in outputs for r in o.results]
-    claims = _claims(release, ctx)
-    release.extra[Iris(options.base).graph("claims")] = claims
-    if validate:
-        results.extend(_validate_claims(claims, release, ctx))
+    release.extra[Iris(options.base).graph("claims")] = sorted(
+        {t for o in outputs for t in o.claims}, key=lambda t: tuple(map(str, t)))
     if validate:
         from alkld.validation.shacl import global_checks
 
@@ -383,17 +390,21 @@ def _run(options: BuildOptions, *, validate: bool,
     return release, results
 
 
-def _claims(release: Release, ctx: Context) -> list[Triple]:
-    """The claims graph (CIViC-shaped evidence items) derived from the case graphs."""
-    from rdflib.namespace import RDFS
+_CLAIM_INPUTS: dict[int, tuple[dict[object, str], set[object]]] = {}
 
-    from alkld.rdf.claims import claims_triples
+
+def _claim_inputs(vocabulary: tuple[Triple, ...]) -> tuple[dict[object, str], set[object]]:
+    """Labels and tumour terms (neoplasms, histiocytoses) of the vocabulary, once a process."""
+    cached = _CLAIM_INPUTS.get(id(vocabulary))
+    if cached is not None:
+        return cached
+    from rdflib.namespace import RDFS
 
     from alkld.rdf.claims import TUMOUR_ROOTS
 
-    labels = {s: str(o) for s, p, o in ctx.vocabulary if p == RDFS.label}
+    labels = {s: str(o) for s, p, o in vocabulary if p == RDFS.label}
     parents: dict[object, set[object]] = {}
-    for s, p, o in ctx.vocabulary:
+    for s, p, o in vocabulary:
         if p == RDFS.subClassOf:
             parents.setdefault(s, set()).add(o)
 
@@ -408,48 +419,19 @@ def _claims(release: Release, ctx: Context) -> list[Triple]:
                 todo.extend(parents.get(node, ()))
         return False
 
-    tumours = {t for t in parents if is_tumour(t)}
-    cases = {g.graph: g.triples for g in release.graphs if "/graph/case-" in g.graph}
-    pubs = {g.graph: g.triples for g in release.graphs if "/graph/pub-" in g.graph}
-    return claims_triples(cases, pubs, labels, base=release.base, tumours=tumours)
+    cached = (labels, {t for t in parents if is_tumour(t)})
+    _CLAIM_INPUTS.clear()
+    _CLAIM_INPUTS[id(vocabulary)] = cached
+    return cached
 
 
-def _validate_claims(claims: list[Triple], release: Release, ctx: Context
-                     ) -> list[ValidationResult]:
-    """Validate the claims graph with the types of the case nodes it points to."""
-    from rdflib.namespace import RDF
+def _claims_for(cases: list[CaseGraph], pub: CaseGraph, ctx: Context) -> list[Triple]:
+    """The evidence items (claims graph) the given cases of one record give."""
+    from alkld.rdf.claims import claims_triples
 
-    from alkld.validation.shacl import validate_graph
-
-    from alkld.vocab import ALKLD
-
-    by_subject: dict[object, list[Triple]] = {}
-    for g in release.graphs:
-        for t in g.triples:
-            by_subject.setdefault(t[0], []).append(t)
-    data = Graph()
-    for t in claims:
-        data.add(t)
-    # what the claims point to, as the case and publication graphs describe it: each
-    # pointed node's description, followed through the nodes it names (not through a case)
-    todo = [o for _, _, o in claims if isinstance(o, URIRef)]
-    seen: set[object] = set()
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        triples = by_subject.get(node, [])
-        if (node, RDF.type, ALKLD.Case) in triples:
-            continue  # the case itself was validated with its graph
-        for t in triples:
-            data.add(t)
-            if isinstance(t[2], URIRef) and t[2] in by_subject:
-                todo.append(t[2])
-    for t in _tbox_for(data, ctx.vocabulary):
-        data.add(t)
-    graph = str(Iris(release.base).graph("claims"))
-    return validate_graph(data, _shapes(ctx.shapes), graph=graph)
+    labels, tumours = _claim_inputs(ctx.vocabulary)
+    return claims_triples({c.graph: c.triples for c in cases}, {pub.graph: pub.triples},
+                          labels, base=ctx.base, tumours=tumours)
 
 
 def assemble(options: BuildOptions) -> Release:

@@ -76,8 +76,8 @@ def _path(graph: Graph, node: object) -> str | None:
 
 @lru_cache(maxsize=512)
 def _prepared(text: str, base: str | None, namespaces: tuple[tuple[str, str], ...]) -> Any:
-    from rdflib.plugins.sparql.parser import parseQuery
     from rdflib.plugins.sparql.algebra import translateQuery
+    from rdflib.plugins.sparql.parser import parseQuery
 
     return translateQuery(parseQuery(text), base, dict(namespaces) or None)
 
