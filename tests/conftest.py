@@ -116,3 +116,16 @@ def seeds_dir() -> Path:
             return candidate
     raise RuntimeError("seed documents not found in " + ", ".join(map(str, candidates))
                        + "; set ALKLD_SEEDS to their directory")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI (``ALKLD_FORBID_SKIPS=1``, set by ``.ci/run``) a skipped test is a failure."""
+    import os
+
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("ALKLD_FORBID_SKIPS") == "1" \
+            and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every component is required: {report.longrepr}"
