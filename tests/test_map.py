@@ -255,6 +255,46 @@ def test_obograph_reader_compresses_iris_and_skips_deprecated(inputs: dict[str, 
                                                              for e in entries}
 
 
+OWL_XML = """<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#"
+         xmlns:owl="http://www.w3.org/2002/07/owl#"
+         xmlns:oboInOwl="http://www.geneontology.org/formats/oboInOwl#">
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/MONDO_0015798">
+    <rdfs:label xml:lang="en">inflammatory myofibroblastic tumor</rdfs:label>
+    <oboInOwl:hasExactSynonym>IMT</oboInOwl:hasExactSynonym>
+    <oboInOwl:hasRelatedSynonym>plasma cell granuloma</oboInOwl:hasRelatedSynonym>
+  </owl:Class>
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/MONDO_0000001">
+    <rdfs:label>obsolete thing</rdfs:label>
+    <owl:deprecated rdf:datatype="http://www.w3.org/2001/XMLSchema#boolean">true</owl:deprecated>
+  </owl:Class>
+</rdf:RDF>
+"""
+
+
+@pytest.mark.parametrize("suffix", [".owl", ".ttl"])
+def test_owl_reader_reads_labels_and_oboinowl_synonyms(tmp_path: Path, suffix: str) -> None:
+    import pyoxigraph as ox
+
+    path = tmp_path / f"mondo-mini{suffix}"
+    if suffix == ".owl":
+        path.write_text(OWL_XML, encoding="utf-8")
+    else:
+        triples = list(ox.parse(OWL_XML.encode(), format=ox.RdfFormat.RDF_XML))
+        path.write_bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE))
+    entries = list(ontology_entries(path))
+    assert {e.curie for e in entries} == {"MONDO:0015798"}  # the deprecated class is left out
+    by_text = {e.text: e for e in entries}
+    assert by_text["inflammatory myofibroblastic tumor"].kind == "label"
+    assert by_text["IMT"].weight > by_text["plasma cell granuloma"].weight
+    broken = tmp_path / f"broken{suffix}"
+    broken.write_text("<rdf:RDF" if suffix == ".owl" else "<a> <b> .", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as info:
+        list(ontology_entries(broken))
+    assert info.value.path == str(broken)
+
+
 def test_resource_reader_gives_hgnc_genes_under_both_identifiers(inputs: dict[str, Path]) -> None:
     entries = list(resource_entries(inputs["resources"]))
     langerin = {e.curie for e in entries if e.text == "Langerin"}
@@ -371,12 +411,12 @@ def test_index_is_cached_and_rebuilt_when_a_source_changes(inputs: dict[str, Pat
 
 
 def test_unknown_ontology_format_is_a_located_configuration_error(tmp_path: Path) -> None:
-    path = tmp_path / "terms.owl"
-    path.write_text("<rdf:RDF/>", encoding="utf-8")
+    path = tmp_path / "terms.xlsx"
+    path.write_text("not an ontology", encoding="utf-8")
     with pytest.raises(ConfigurationError) as info:
         OntologyFormat.from_path(path)
     assert info.value.path == str(path)
-    assert ".obo" in str(info.value) and ".json.zst" in str(info.value)
+    assert ".obo" in str(info.value) and ".owl" in str(info.value)
 
 
 def test_malformed_obograph_reports_its_line(tmp_path: Path) -> None:
@@ -476,7 +516,7 @@ def test_fuzzy_rows_are_close_matches(offline_only: Matcher, tmp_path: Path) -> 
 
 
 def test_map_unknown_ontology_format_exits_2(inputs: dict[str, Path], tmp_path: Path) -> None:
-    bad = tmp_path / "x.owl"
+    bad = tmp_path / "x.xlsx"
     bad.write_text("", encoding="utf-8")
     code, _, err = run_map("fever", "--ontology", str(bad), *offline_args(inputs))
     assert code == 2 and "unknown ontology format" in err

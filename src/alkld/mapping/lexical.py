@@ -582,6 +582,8 @@ class OntologyFormat(enum.StrEnum):
     OBO = ".obo"
     OBOGRAPH = ".json"
     CELLXGENE = ".json.zst"
+    OWL = ".owl"
+    TURTLE = ".ttl"
 
     @classmethod
     def from_path(cls, path: Path) -> OntologyFormat:
@@ -593,7 +595,7 @@ class OntologyFormat(enum.StrEnum):
         raise ConfigurationError(
             f"unknown ontology format of {path.name!r}", path=path,
             expected="one of " + ", ".join(f.value for f in cls)
-            + " (OBO, OBO-graph JSON, cellxgene-ontology-guide JSON)")
+            + " (OBO, OBO-graph JSON, cellxgene-ontology-guide JSON, OWL in RDF/XML, Turtle)")
 
 
 #: Weight of an ontology or resource entry: just under a curated row, so that curation wins ties.
@@ -680,8 +682,54 @@ def _read_cellxgene(path: Path, source: str) -> Iterator[Entry]:
             yield Entry(curie, label, syn, "synonym", source, SOURCE_WEIGHT)
 
 
+_RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+_OIO = "http://www.geneontology.org/formats/oboInOwl#"
+_OWL_SYNONYMS = {_OIO + "hasExactSynonym": "hasExactSynonym",
+                 _OIO + "hasRelatedSynonym": "hasRelatedSynonym",
+                 _OIO + "hasBroadSynonym": "hasBroadSynonym",
+                 _OIO + "hasNarrowSynonym": "hasNarrowSynonym"}
+_OWL_DEPRECATED = "http://www.w3.org/2002/07/owl#deprecated"
+
+
+def _read_rdf(path: Path, source: str) -> Iterator[Entry]:
+    """Labels and oboInOwl synonyms of an OWL ontology in RDF/XML or Turtle (pyoxigraph)."""
+    import pyoxigraph as ox
+
+    fmt = ox.RdfFormat.TURTLE if path.name.lower().endswith(".ttl") else ox.RdfFormat.RDF_XML
+    labels: dict[str, str] = {}
+    synonyms: list[tuple[str, str, str]] = []
+    deprecated: set[str] = set()
+    try:
+        for t in ox.parse(path=str(path), format=fmt):
+            if not isinstance(t.subject, ox.NamedNode):
+                continue
+            subject, predicate = t.subject.value, t.predicate.value
+            if predicate == _RDFS_LABEL and isinstance(t.object, ox.Literal):
+                if t.object.language in (None, "", "en"):
+                    labels.setdefault(subject, t.object.value)
+            elif predicate in _OWL_SYNONYMS and isinstance(t.object, ox.Literal):
+                synonyms.append((subject, t.object.value, _OWL_SYNONYMS[predicate]))
+            elif predicate == _OWL_DEPRECATED and t.object.value in ("true", "1"):
+                deprecated.add(subject)
+    except SyntaxError as e:
+        raise ConfigurationError(f"malformed ontology: {e}", path=path,
+                                 expected="OWL in RDF/XML (.owl) or Turtle (.ttl)") from None
+    for iri, label in sorted(labels.items()):
+        curie = CONVERTER.compress(iri)
+        if curie is None or iri in deprecated or label.startswith("obsolete "):
+            continue
+        yield Entry(curie, label, label, "label", source, SOURCE_WEIGHT)
+    for iri, text, pred in sorted(synonyms):
+        curie = CONVERTER.compress(iri)
+        if curie is None or iri in deprecated or iri not in labels:
+            continue
+        yield Entry(curie, labels[iri], text, "synonym", source,
+                    SOURCE_WEIGHT * _SCOPE_WEIGHT.get(pred, 0.97))
+
+
 _READERS = {OntologyFormat.OBO: _read_obo, OntologyFormat.OBOGRAPH: _read_obograph,
-            OntologyFormat.CELLXGENE: _read_cellxgene}
+            OntologyFormat.CELLXGENE: _read_cellxgene, OntologyFormat.OWL: _read_rdf,
+            OntologyFormat.TURTLE: _read_rdf}
 
 
 def ontology_entries(path: Path) -> Iterator[Entry]:
