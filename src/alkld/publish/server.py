@@ -54,6 +54,7 @@ from alkld.publish.sparql import (
     service_iris,
 )
 from alkld.queries import list_queries
+from alkld.store.remote_read import RemoteError
 
 __all__ = ["ServerSettings", "create_app"]
 
@@ -100,6 +101,8 @@ class ServerSettings:
     workers: int = 2
     result_cache: int = 4096
     store_path: Path | None = None
+    #: A remote SPARQL 1.1 query endpoint to serve instead of the embedded store.
+    store_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,13 +146,20 @@ class Release:
         out = settings.out
         store_path = settings.store_path or out / "store"
         void_path = out / "void.ttl"
-        for needed in (store_path, void_path):
-            if not needed.exists():
+        needed = [void_path] if settings.store_url else [store_path, void_path]
+        for path in needed:
+            if not path.exists():
                 raise ConfigurationError(
-                    f"{needed}: not found; run `alkld build --out {out}` first")
+                    f"{path}: not found; run `alkld build --out {out}` first")
         self.out = out
         self.store_path = store_path
-        self.store = ox.Store.read_only(str(store_path))
+        self.store: Any
+        if settings.store_url:
+            from alkld.store.remote_read import RemoteStore
+
+            self.store = RemoteStore(settings.store_url, timeout=max(30.0, settings.timeout))
+        else:
+            self.store = ox.Store.read_only(str(store_path))
         self.void_bytes = void_path.read_bytes()
         void = ox.Store()
         void.load(self.void_bytes, format=ox.RdfFormat.TURTLE)
@@ -326,6 +336,8 @@ async def sparql(request: Request) -> Response:
             return _problem(400, f"query syntax error: {e}")
         except QueryTimeout as e:
             return _problem(503, str(e))
+        except RemoteError as e:
+            return _problem(502, str(e))
         cache.put(key, outcome)
     headers = {}
     if outcome.truncated:
@@ -712,9 +724,15 @@ def create_app(settings: ServerSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.pool = await anyio.to_thread.run_sync(
-            lambda: QueryPool(str(release.store_path), workers=settings.workers,
-                              prefixes=release.prefixes, context=release.context))
+        if settings.store_url:
+            from alkld.publish.sparql import RemotePool
+
+            app.state.pool = RemotePool(release.store, prefixes=release.prefixes,
+                                        context=release.context)
+        else:
+            app.state.pool = await anyio.to_thread.run_sync(
+                lambda: QueryPool(str(release.store_path), workers=settings.workers,
+                                  prefixes=release.prefixes, context=release.context))
         try:
             yield
         finally:

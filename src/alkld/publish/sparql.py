@@ -33,6 +33,7 @@ __all__ = [
     "Outcome",
     "QueryError",
     "QueryPool",
+    "RemotePool",
     "QueryRefused",
     "QueryTimeout",
     "execute",
@@ -196,7 +197,7 @@ def _note(cap: int) -> str:
             "page with LIMIT and OFFSET to read the rest")
 
 
-def _solutions(results: ox.QuerySolutions, fmt: str, cap: int) -> tuple[bytes, bool, int]:
+def _solutions(results: Any, fmt: str, cap: int) -> tuple[bytes, bool, int]:
     names = [v.value for v in results.variables]
     rows: list[Any] = []
     truncated = False
@@ -286,13 +287,27 @@ def execute(store: ox.Store, text: str, fmt: str | None, *, cap: int,
         kwargs["use_default_graph_as_union"] = True
     if named_graph_uris:
         kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
+    from alkld.store.remote_read import (
+        RemoteBoolean,
+        RemoteQueryError,
+        RemoteSolutions,
+        RemoteTimeout,
+    )
+
     try:
         results = store.query(text, **kwargs)
+    except RemoteTimeout as e:
+        raise QueryTimeout(str(e)) from e
+    except RemoteQueryError as e:
+        raise QueryError(str(e)) from e
     except SyntaxError as e:
         raise QueryError(str(e)) from e
     except (OSError, ValueError) as e:
         raise QueryError(str(e)) from e
-    if isinstance(results, ox.QuerySolutions):
+    if isinstance(results, RemoteBoolean):
+        fmt = fmt or "json"
+        return Outcome(_boolean(bool(results), fmt), FORMAT_MEDIA[fmt], form)
+    if isinstance(results, ox.QuerySolutions | RemoteSolutions):
         fmt = fmt or "json"
         body, truncated, n = _solutions(results, fmt, cap)
         return Outcome(body, FORMAT_MEDIA[fmt], form, truncated, n)
@@ -333,6 +348,28 @@ def _worker(conn: Connection, store_path: str, prefixes: dict[str, str],
         except Exception as e:  # noqa: BLE001 - reported to the client as a 500
             outcome = ("crash", f"{type(e).__name__}: {e}")
         conn.send(outcome)
+
+
+class RemotePool:
+    """Runs queries against a remote SPARQL store (``alkld serve --store``): the store does the
+    work, the request's timeout bounds it, and the row cap and formats stay alkld's."""
+
+    def __init__(self, store: Any, *, prefixes: dict[str, str],
+                 context: dict[str, Any]) -> None:
+        self.store = store
+        self.prefixes = prefixes
+        self.context = context
+
+    def run(self, request: dict[str, Any], timeout: float,
+            on_wait: Callable[[], None] | None = None) -> Outcome:
+        self.store.timeout = timeout
+        return execute(self.store, request["query"], request["format"], cap=request["cap"],
+                       prefixes=self.prefixes, context=self.context,
+                       default_graph_uris=request.get("default"),
+                       named_graph_uris=request.get("named"))
+
+    def close(self) -> None:
+        """Nothing to stop."""
 
 
 class QueryPool:
