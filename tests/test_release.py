@@ -16,7 +16,7 @@ from rdflib.compare import isomorphic
 
 from alkld.pipeline import BuildResult, build
 
-from .conftest import ROOT, repo_options, seeds_dir, tree_digest
+from .conftest import repo_options, seeds_dir, tree_digest
 
 FILES = ["alkld.trig", "alkld.nq", "alkld.ttl", "alkld.jsonld", "context.jsonld", "void.ttl",
          "dataset.jsonld", "SHA256SUMS"]

@@ -352,7 +352,8 @@ def _worker(conn: Connection, store_path: str, prefixes: dict[str, str],
 
 class RemotePool:
     """Runs queries against a remote SPARQL store (``alkld serve --store``): the store does the
-    work, the request's timeout bounds it, and the row cap and formats stay alkld's."""
+    work, the request's timeout bounds it, and the row cap and formats stay alkld's.
+    """
 
     def __init__(self, store: Any, *, prefixes: dict[str, str],
                  context: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
-"""Read a release from any SPARQL 1.1 query endpoint, through the subset of the pyoxigraph
-``Store`` API the server and its pages use — so ``alkld serve --store URL`` serves a store a
-user already runs (after ``alkld publish --store``) instead of the embedded one.
+"""Read a release from any SPARQL 1.1 query endpoint, as the server reads its own store.
+
+The subset of the pyoxigraph ``Store`` API the server and its pages use, over HTTP — so
+``alkld serve --store URL`` serves a store a user already runs (after ``alkld publish
+--store``) instead of the embedded one.
 
 Terms travel as SPARQL JSON results (parsed into pyoxigraph terms) or N-Triples. The union
 default graph is asked for with Oxigraph's ``union-default-graph`` parameter; Virtuoso's
