@@ -351,8 +351,10 @@ def _worker(conn: Connection, store_path: str, prefixes: dict[str, str],
 
 
 class RemotePool:
-    """Runs queries against a remote SPARQL store (``alkld serve --store``): the store does the
-    work, the request's timeout bounds it, and the row cap and formats stay alkld's.
+    """Runs queries against a remote SPARQL store (``alkld serve --store``).
+
+    The store does the work, the request's timeout bounds it, and the row cap and formats
+    stay alkld's.
     """
 
     def __init__(self, store: Any, *, prefixes: dict[str, str],
