@@ -327,11 +327,17 @@ class _Emitter:
         self.add(subject, ALKLD.fusionName, Literal(name))
 
 
+#: List fields whose items share their model (and so its ``kind``) with another list field of
+#: the same parent: their items are named after the field, so that ``cites[0]`` (``…-ref1``)
+#: and ``cited_by[0]`` (``…-citedby1``) are two nodes, not one.
+_FIELD_KINDS = {"cited_by": "citedby"}
+
+
 def _suffix(model: type[Node], name: str, i: int, many: bool, item: Node) -> str:
     node_id = getattr(item, "id", None)
     if node_id:
         return node_id
-    return f"{model.kind}{i + 1}" if many else name.replace("_", "")
+    return f"{_FIELD_KINDS.get(name, model.kind)}{i + 1}" if many else name.replace("_", "")
 
 
 def _children(obj: Node) -> Iterator[tuple[str, list[tuple[str, Node]]]]:
