@@ -251,6 +251,8 @@ class _Emitter:
                            item_loc)
         if isinstance(obj, Fact):
             self.evidence(subject, local, obj.quote)
+            for n, quote in enumerate(obj.also_quoted, start=2):
+                self.evidence(subject, local, quote, n)
         if isinstance(obj, Fusion):
             self.fusion_name(subject, obj, loc)
 
@@ -289,11 +291,15 @@ class _Emitter:
         else:
             self.add(subject, pred, Literal(item))
 
-    def evidence(self, subject: URIRef, local: str, quote: str) -> None:
-        """A Web Annotation: this fact is described by a quote of the publication."""
-        ann = self.iris.node(f"{local}-ev")
-        target = self.iris.node(f"{local}-ev-src")
-        selector = self.iris.node(f"{local}-ev-sel")
+    def evidence(self, subject: URIRef, local: str, quote: str, n: int = 1) -> None:
+        """A Web Annotation: this fact is described by a quote of the publication.
+
+        The first quote of a fact is ``…-ev``; further ones (``also_quoted``) ``…-ev2``, ….
+        """
+        ev = f"{local}-ev" if n == 1 else f"{local}-ev{n}"
+        ann = self.iris.node(ev)
+        target = self.iris.node(f"{ev}-src")
+        selector = self.iris.node(f"{ev}-sel")
         self.add(subject, ALKLD.evidence, ann)
         self.add(ann, RDF.type, OA.Annotation)
         self.add(ann, OA.motivatedBy, OA.describing)

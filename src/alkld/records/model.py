@@ -261,8 +261,11 @@ class Fact(Node):
 
     id: LocalId | None = None
     quote: Quote
+    #: Further places where the document states the same fact (abstract, discussion, a
+    #: figure legend): each is one more evidence annotation of the fact.
+    also_quoted: list[Quote] = []
     note: Text | None = None
-    unpublished: ClassVar[frozenset[str]] = frozenset({"id", "quote"})
+    unpublished: ClassVar[frozenset[str]] = frozenset({"id", "quote", "also_quoted"})
     rdf: ClassVar[dict[str, str]] = {"note": "rdfs:comment"}
 
 
@@ -369,7 +372,9 @@ class Author(Node):
     name: Text
     affiliation: Text | None = None
     corresponding: bool = False
-    rdf: ClassVar[dict[str, str]] = {"name": "foaf:name", "affiliation": "schema:affiliation"}
+    contributions: list[Text] = []
+    rdf: ClassVar[dict[str, str]] = {"name": "foaf:name", "affiliation": "schema:affiliation",
+                                     "contributions": "alkld:contribution"}
 
 
 class Funding(Node):
@@ -392,10 +397,14 @@ class Citation(Node):
     title: Text
     venue: Text | None = None
     year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    volume: Text | None = None
+    pages: Text | None = None
+    doi: Annotated[str, Field(pattern=r"^10\.\d{4,9}/\S+$")] | None = None
     rdf: ClassVar[dict[str, str]] = {
         "number": "alkld:referenceNumber", "authors": "dcterms:bibliographicCitation",
         "title": "dcterms:title", "venue": "prism:publicationName",
-        "year": "fabio:hasPublicationYear"}
+        "year": "fabio:hasPublicationYear", "volume": "prism:volume",
+        "pages": "prism:pageRange", "doi": "prism:doi"}
 
 
 class TextMinedMention(Fact):
@@ -464,6 +473,7 @@ class Publication(Node):
     keywords: list[Text] = []
     language: Literal["en"] = "en"
     ethics_approval: Text | None = None
+    competing_interests: Text | None = None
     funding: list[Funding] = []
     research_topic: Text | None = None
     cites: list[Citation] = []
@@ -481,7 +491,8 @@ class Publication(Node):
         "published": "dcterms:issued", "year": "fabio:hasPublicationYear",
         "status": "prism:versionIdentifier", "copyright": "dcterms:rights",
         "keywords": "prism:keyword", "language": "dcterms:language",
-        "ethics_approval": "alkld:ethicsApproval", "funding": "schema:funding",
+        "ethics_approval": "alkld:ethicsApproval",
+        "competing_interests": "alkld:competingInterests", "funding": "schema:funding",
         "research_topic": "dcterms:isPartOf",
         "cites": "cito:cites", "cited_by": "cito:isCitedBy", "claims": "alkld:claim",
         "mentions": "alkld:textMinedMention"}
@@ -887,7 +898,7 @@ class Case(Fact):
     events: list[ClinicalEvent] = []
     trials: list[Trial] = []
     outcome: Outcome | None = None
-    unpublished: ClassVar[frozenset[str]] = frozenset({"id", "quote", "key"})
+    unpublished: ClassVar[frozenset[str]] = frozenset({"id", "quote", "also_quoted", "key"})
     rdf: ClassVar[dict[str, str]] = {
         **Fact.rdf, "title": "rdfs:label", "patient": "alkld:subject",
         "diagnoses": "alkld:hasDiagnosis", "phenotypes": "alkld:hasPhenotypicFeature",

@@ -34,7 +34,9 @@ current.
 
 - **Every fact carries `quote`**: a short verbatim fragment of the source (3–400 characters,
   a sentence fragment, never a paragraph). It becomes a W3C Web Annotation with a
-  `TextQuoteSelector` on the publication. `note` adds a curator's remark (`rdfs:comment`).
+  `TextQuoteSelector` on the publication. Where the document states the same fact again
+  (abstract, discussion, figure legend), `also_quoted` lists those fragments: each becomes
+  one more annotation of the same fact. `note` adds a curator's remark (`rdfs:comment`).
 - **Terms** (type `Term(category)`) are labels as reported in the text. Each label must have
   a row in `mappings/terms.sssom.tsv`; the category picks the identifier space (a disease
   resolves to MONDO before NCIT before MeSH, a drug to PubChem before MeSH, an IHC target to
