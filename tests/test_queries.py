@@ -202,8 +202,12 @@ def test_fusion_drug_disease_claims(release) -> None:
             "C: case study") in got  # stable disease on ICE establishes nothing
     assert ("KIF5B::ALK", "cladribine", "ALK+ histiocytosis", "sensitivity/response",
             "C: case study") in got
+    # pazopanib, the second line, is assessed by the 'two lines of systemic chemotherapy
+    # failures' response: a failure establishes no sensitivity
+    assert ("CARS1::ALK", "pazopanib", "inflammatory myofibroblastic tumor", "unclear",
+            "C: case study") in got
     # one statement per fusion, drug and disease; complications are not claim diseases
-    assert len(got) == len({r[:3] for r in got}) == 11
+    assert len(got) == len({r[:3] for r in got}) == 12
     assert not any("hypercalcemia" in r[2] for r in got)
     dois = rows(release, "fusion-drug-disease-claims", "fusion", "doi")
     assert ("PLEKHH2::ALK", "10.1002/cnr2.70489") in dois
