@@ -358,6 +358,15 @@ def test_acronym_does_not_match_an_ordinary_word(offline_only: Matcher) -> None:
     assert offline_only.resolve("cars").best().curie == "MESH:D001336"  # type: ignore[union-attr]
 
 
+def test_spelled_out_abbreviation_meets_an_ordinary_word() -> None:
+    # 2-CDA is an acronym, "cladribine" an ordinary word: the acronym guard must not drop it
+    index = LexicalIndex.build([Entry("pubchem.compound:20279", "cladribine", "cladribine",
+                                      "curated", "curated", 1.0)])
+    best = Matcher([index]).resolve("2-CDA").best()
+    assert best is not None
+    assert (best.curie, best.match_type) == ("pubchem.compound:20279", MatchType.NORMALISED)
+
+
 def test_prefix_filter_and_unknown_term(offline_only: Matcher) -> None:
     assert offline_only.resolve("alectinib", prefixes=["pubchem.compound"]).best().curie == \
         "pubchem.compound:49806720"  # type: ignore[union-attr]

@@ -448,8 +448,10 @@ class Matcher:
         """
         best: dict[str, Candidate] = {}
 
-        def offer(row: _Row, match_type: MatchType, base: float, query: str) -> None:
-            if case_conflict(query, row.text):
+        def offer(row: _Row, match_type: MatchType, base: float, query: str, *,
+                  spelled_out: bool = False) -> None:
+            # an acronym spelled out (2-CDA → cladribine) is meant to meet an ordinary word
+            if not spelled_out and case_conflict(query, row.text):
                 return
             score = round(base * row.weight * factor, 4)
             old = best.get(row.curie)
@@ -475,9 +477,11 @@ class Matcher:
                     offer(row, MatchType.NORMALISED, CORE_SCORE, form)
                 if expanded != norm:
                     for row in index.normalised(expanded, prefixes):
-                        offer(row, MatchType.NORMALISED, ABBREVIATION_SCORE, form)
+                        offer(row, MatchType.NORMALISED, ABBREVIATION_SCORE, form,
+                              spelled_out=True)
                     for row in index.bag(bag_key(expanded), prefixes):
-                        offer(row, MatchType.NORMALISED, ABBREVIATION_SCORE * 0.98, form)
+                        offer(row, MatchType.NORMALISED, ABBREVIATION_SCORE * 0.98, form,
+                              spelled_out=True)
         if fuzzy and not best:
             for form, rank in forms:
                 factor = VARIANT_FACTOR[rank]
@@ -487,7 +491,8 @@ class Matcher:
                         offer(row, MatchType.FUZZY, FUZZY_SCORE * sim, form)
                     if expanded != normalize(form):
                         for row, sim in index.fuzzy(expanded, prefixes):
-                            offer(row, MatchType.FUZZY, FUZZY_SCORE * sim * 0.98, form)
+                            offer(row, MatchType.FUZZY, FUZZY_SCORE * sim * 0.98, form,
+                                  spelled_out=True)
         return Resolution(term, rank_candidates(best.values(), top))
 
 
