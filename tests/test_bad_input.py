@@ -193,3 +193,37 @@ def test_unmapped_term_error_names_term_file_line(tmp_path: Path) -> None:
     assert info.value.line == _line_of(path.read_text(), "sites: [cerebelum]")
     assert info.value.field == "cases[0].diagnoses[0].sites[0]"
 
+
+
+DOSE_BEFORE_COURSE = ('''        targeted: true
+        when: {anchor: dx}
+        quote: "Targeted therapy with the CNS-penetrant ALK inhibitor alectinib"''',
+                      '''        targeted: true
+        start: "2023-02-09"
+        doses:
+          - id: alectinib-dose
+            start: "2022-12-01"
+            descriptor: standard dose
+            quote: "Targeted therapy with the CNS-penetrant ALK inhibitor alectinib"
+        quote: "Targeted therapy with the CNS-penetrant ALK inhibitor alectinib"''')
+
+
+@pytest.mark.parametrize("validator", ["rudof", "pyshacl"])
+def test_shacl_violation_exits_1_and_writes_nothing(
+        validator: str, tmp_path: Path, previous_output: tuple[Path, dict[str, str]]) -> None:
+    """A record the loader accepts but the shapes reject (a dose before its course)."""
+    out, before = previous_output
+    old, new = DOSE_BEFORE_COURSE
+    assert old in BASE
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "late.yaml").write_text(BASE.replace(old, new, 1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["build", "--cases", str(cases), "--out", str(out),
+                                      "--validator", validator, "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert "1 SHACL violation(s); nothing was published" in result.stderr
+    assert ("Violation https://w3id.org/alkld/graph/case-hao2026-case1 "
+            "https://w3id.org/alkld/node/hao2026-case1-alectinib") in result.stderr
+    assert "before its treatment course starts (2023-02-09)" in result.stderr
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name], "no staging left"

@@ -11,18 +11,28 @@ publication ∪ the vocabulary). It depends only on the record and the shared, r
 :class:`Context` (mapper, vocabulary, shapes), so records can be processed in any order or in
 parallel; the vocabulary is derived up-front from the mapping tables (every mapped external
 term, with its labels and ancestors), not from the cases.
+
+:func:`build` streams: each pool worker hands back its record's graphs already serialised in
+every dump format (:class:`~alkld.publish.dumps.GraphPart`), its validation results and its
+claims; the parent spools them to disk as they arrive (:class:`~alkld.publish.dumps.DumpWriter`)
+and never holds the dataset. After the last record: the claims graph, the global checks, then
+the store (bulk-loaded from the spooled N-Quads, in a thread) while the dumps are assembled.
+:func:`validate_release` and :func:`assemble` keep every graph in memory (rdflib triples),
+for ``alkld validate`` and small releases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
 import os
 import pickle
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -39,15 +49,19 @@ from alkld.errors import ConfigurationError, ValidationFailure
 from alkld.mapping.tables import TermMapper
 from alkld.rdf.build import CaseGraph, Iris, Triple, to_case_graphs, to_publication_graph
 from alkld.rdf.vocabulary import load_turtle, to_mappings_triples, to_vocabulary_triples
-from alkld.records.loader import LoadedRecord
-from alkld.store.embedded import to_ox_quads, write_store
+from alkld.records.loader import LoadedRecord, RecordKeys
+from alkld.store.embedded import load_store, to_ox_quads, to_ox_term
 from alkld.vocab import DEFAULT_BASE
 
 if TYPE_CHECKING:
+    from alkld.publish.dumps import GraphPart
     from alkld.validation.shacl import ValidationResult
 
-__all__ = ["BuildOptions", "BuildResult", "Context", "Release", "assemble", "build",
-           "prepare", "process_record", "validate_release"]
+__all__ = ["VALIDATORS", "BuildOptions", "BuildResult", "Context", "Release", "assemble",
+           "build", "prepare", "process_record", "stream_record", "validate_release"]
+
+#: SHACL validators a build can use: pyrudof (the default, fast) or pySHACL (the reference).
+VALIDATORS = ("pyshacl", "rudof")
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +99,8 @@ class Context:
 
 
 @dataclass
-class RecordOutput:
-    """The named graphs one record produced, and their validation results."""
+class RecordGraphs:
+    """The named graphs one record produced, and their validation results (in memory)."""
 
     record: LoadedRecord
     graphs: list[CaseGraph]
@@ -94,6 +108,21 @@ class RecordOutput:
     #: Triples of the claims graph this record's cases give (validated with their case).
     claims: list[Triple] = field(default_factory=list)
     #: Seconds spent per stage on this record ("load", "rdf", "shacl"): for benchmarks.
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RecordOutput:
+    """What one record gives the streaming build: its graphs serialised, results, claims."""
+
+    keys: RecordKeys
+    parts: list[GraphPart]
+    results: list[ValidationResult] = field(default_factory=list)
+    #: The record's triples of the claims graph, as N-Triples.
+    claims: bytes = b""
+    #: Per case graph: 64-bit digests of the case and fact IRIs typed in it (global checks).
+    typed: dict[str, bytes] = field(default_factory=dict)
+    #: Seconds spent per stage on this record ("load", "rdf", "shacl", "serialise").
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -125,12 +154,22 @@ class Release:
 
 @dataclass
 class BuildResult:
-    """What a build produced: the release, validation results, counts, files."""
+    """What a build produced: validation results, counts, files, stage timings."""
 
-    release: Release
     results: list[ValidationResult] = field(default_factory=list)
     quads: int = 0
     files: list[str] = field(default_factory=list)
+    #: Every named graph's IRI, sorted.
+    graphs: list[str] = field(default_factory=list)
+    records: list[RecordKeys] = field(default_factory=list)
+    #: Wall seconds per stage of the parent ("records", "claims", "store", each dump, …).
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Seconds per stage summed over every record (CPU inside the pool).
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def case_graphs(self) -> list[str]:
+        return [g for g in self.graphs if "/graph/case-" in g]
 
     @property
     def violations(self) -> list[ValidationResult]:
@@ -206,62 +245,168 @@ def _shapes(path: Path) -> Graph:
     return load_shapes(path)
 
 
-def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True
-                   ) -> RecordOutput:
-    """Stages 2-4 for one record: map, build its graphs, validate its cases.
+_OX_TERMS: dict[object, Any] = {}
+
+
+def _ox_triples(triples: Iterable[Triple], *, blank_nodes: bool = False) -> list[ox.Triple]:
+    """Rdflib triples as pyoxigraph triples (IRIs converted once a process)."""
+    memo = _OX_TERMS
+    if len(memo) > 1_000_000:
+        memo.clear()
+    out = []
+    for t in triples:
+        terms = []
+        for x in t:
+            y = memo.get(x) if isinstance(x, URIRef) else None
+            if y is None:
+                if isinstance(x, BNode) and not blank_nodes:
+                    raise ConfigurationError(f"blank node in {t}", expected="named nodes only")
+                y = to_ox_term(x)
+                if isinstance(x, URIRef):
+                    memo[x] = y
+            terms.append(y)
+        out.append(ox.Triple(*terms))
+    return out
+
+
+@lru_cache(maxsize=2)
+def _rudof(path: Path) -> Any:
+    from alkld.validation.fast import RudofValidator
+
+    return RudofValidator(path)
+
+
+def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, validator: str,
+                    *, details: bool = True) -> tuple[list[ValidationResult], list[Triple]]:
+    """Validate a record's cases; return the results and the record's claims triples.
 
     Cases are validated in chunks of :data:`VALIDATION_CHUNK`, each chunk as one explicit
-    graph (its cases ∪ the publication ∪ the class hierarchy they use); every result is
-    attributed to the named graph that holds its focus node.
+    graph (its cases ∪ the publication ∪ their claims ∪ the class hierarchy they use); every
+    result is attributed to the named graph that holds its focus node. ``details`` keeps
+    pySHACL's nested ``sh:detail`` results (rudof reports only the report's own results).
     """
+    if validator not in VALIDATORS:
+        raise ConfigurationError(f"validator {validator!r}", field="--validator",
+                                 expected=", ".join(VALIDATORS))
+    claims_graph = str(Iris(ctx.base).graph("claims"))
+    results: list[ValidationResult] = []
+    all_claims: list[Triple] = []
+    groups = [cases[i:i + VALIDATION_CHUNK] for i in range(0, len(cases), VALIDATION_CHUNK)]
+    for group in groups or [[pub]]:
+        triples: list[Triple] = []
+        owner: dict[str, str] = {}
+        for cg in [pub, *group] if group != [pub] else [pub]:
+            triples.extend(cg.triples)
+            for t in cg.triples:
+                owner.setdefault(str(t[0]), str(cg.graph))
+        claims = _claims_for(group, pub, ctx) if group != [pub] else []
+        all_claims.extend(claims)
+        triples.extend(claims)
+        for t in claims:
+            owner.setdefault(str(t[0]), claims_graph)
+        triples.extend(_tbox_for(triples, ctx.vocabulary))
+        default = str(group[0].graph)
+        if validator == "pyshacl":
+            from alkld.validation.shacl import validate_graph
+
+            data = Graph()
+            for t in triples:
+                data.add(t)
+            found = validate_graph(data, _shapes(ctx.shapes), graph=default, details=details)
+        else:
+            text = ox.serialize(_ox_triples(triples, blank_nodes=True),
+                                format=ox.RdfFormat.N_TRIPLES)
+            found = _rudof(ctx.shapes).validate(text.decode() if text else "", graph=default)
+        for result in found:
+            graph = owner.get(result.focus, default)
+            if graph == str(pub.graph) and group != [pub]:
+                graph = default if len(group) == 1 else graph
+            results.append(dataclasses.replace(result, graph=graph))
+    return sorted(results), all_claims
+
+
+def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True,
+                   validator: str = "pyshacl") -> RecordGraphs:
+    """Stages 2-4 for one record, in memory: map, build its graphs, validate its cases."""
     started = time.perf_counter()
     pub = to_publication_graph(loaded, ctx.mapper, base=ctx.base)
     cases = to_case_graphs(loaded, ctx.mapper, base=ctx.base)
-    out = RecordOutput(loaded, [pub, *cases])
+    out = RecordGraphs(loaded, [pub, *cases])
     out.timings["rdf"] = time.perf_counter() - started
     if not validate:
         out.claims = _claims_for(cases, pub, ctx) if cases else []
         return out
     started = time.perf_counter()
-    from alkld.validation.shacl import validate_graph
-
-    shapes = _shapes(ctx.shapes)
-    claims_graph = str(Iris(ctx.base).graph("claims"))
-    groups = [cases[i:i + VALIDATION_CHUNK] for i in range(0, len(cases), VALIDATION_CHUNK)]
-    for group in groups or [[pub]]:
-        data = Graph()
-        owner: dict[str, str] = {}
-        for cg in [pub, *group] if group != [pub] else [pub]:
-            for t in cg.triples:
-                data.add(t)
-                owner.setdefault(str(t[0]), str(cg.graph))
-        claims = _claims_for(group, pub, ctx) if group != [pub] else []
-        out.claims.extend(claims)
-        for t in claims:
-            data.add(t)
-            owner.setdefault(str(t[0]), claims_graph)
-        for t in _tbox_for(data, ctx.vocabulary):
-            data.add(t)
-        default = str(group[0].graph)
-        for result in validate_graph(data, shapes, graph=default):
-            graph = owner.get(result.focus, default)
-            if graph == str(pub.graph) and group != [pub]:
-                graph = default if len(group) == 1 else graph
-            out.results.append(dataclasses.replace(result, graph=graph))
-    out.results.sort()
+    out.results, out.claims = _validate_cases(pub, cases, ctx, validator)
     out.timings["shacl"] = time.perf_counter() - started
     return out
 
 
+_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+
+
+def _typed_digests(cg: CaseGraph) -> bytes:
+    """Digests of the case and fact IRIs a case graph types (see ``global_checks``)."""
+    iris = sorted({str(s) for s, p, _ in cg.triples if p == _TYPE and isinstance(s, URIRef)
+                   and ("/node/" in s or "/case/" in s)})
+    return b"".join(hashlib.blake2b(i.encode(), digest_size=8).digest() for i in iris)
+
+
+def stream_record(loaded: LoadedRecord, ctx: Context, *, validator: str = "rudof",
+                  compactor: Any = None) -> RecordOutput:
+    """Stages 2-4 for one record, for the streaming build: its graphs come back serialised."""
+    from alkld.publish.dumps import to_graph_part
+
+    started = time.perf_counter()
+    pub = to_publication_graph(loaded, ctx.mapper, base=ctx.base)
+    cases = to_case_graphs(loaded, ctx.mapper, base=ctx.base)
+    out = RecordOutput(loaded.keys(), [])
+    out.timings["rdf"] = time.perf_counter() - started
+    started = time.perf_counter()
+    out.results, claims = _validate_cases(pub, cases, ctx, validator, details=False)
+    out.timings["shacl"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for cg in [pub, *cases]:
+        out.parts.append(to_graph_part(str(cg.graph), _ox_triples(cg.triples), base=ctx.base,
+                                       compactor=compactor))
+        if "/graph/case-" in cg.graph:
+            out.typed[str(cg.graph)] = _typed_digests(cg)
+    if claims:
+        out.claims = ox.serialize(_ox_triples(claims), format=ox.RdfFormat.N_TRIPLES) or b""
+    out.timings["serialise"] = time.perf_counter() - started
+    return out
+
+
+def _pool_context() -> Any:
+    """Workers start from a fresh forkserver, never from a fork of this process.
+
+    The parent may hold threads of native libraries (pyoxigraph's bulk loader, rudof): a
+    fork taken while one of them holds a lock deadlocks the child (seen in the test suite).
+    """
+    import multiprocessing
+
+    return multiprocessing.get_context("forkserver")
+
+
 _WORKER_CTX: Context | None = None
+_WORKER_COMPACTOR: Any = None
 
 
 def _init_worker(ctx: Context) -> None:  # pragma: no cover - runs in pool processes
-    global _WORKER_CTX
+    global _WORKER_CTX, _WORKER_COMPACTOR
+    from alkld.publish.compact import GraphCompactor
+    from alkld.publish.dumps import context_document
+
     _WORKER_CTX = ctx
+    _WORKER_COMPACTOR = GraphCompactor(context_document(ctx.base)["@context"])
+    # Long-lived inputs (tables, vocabulary, shapes) out of the collector's way, and fewer
+    # collections: a record allocates ~100k objects, most of them freed with it.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
-def _load_and_process(path: Path, validate: bool) -> RecordOutput:  # pragma: no cover
+def _load_and_process(path: Path, validate: bool) -> RecordGraphs:  # pragma: no cover
     from alkld.records.loader import load_record
 
     assert _WORKER_CTX is not None
@@ -273,11 +418,23 @@ def _load_and_process(path: Path, validate: bool) -> RecordOutput:  # pragma: no
     return out
 
 
-def _fingerprint(options: BuildOptions, validate: bool) -> str:
+def _load_and_stream(path: Path, validator: str) -> RecordOutput:  # pragma: no cover
+    from alkld.records.loader import load_record
+
+    assert _WORKER_CTX is not None
+    started = time.perf_counter()
+    loaded = load_record(path)
+    elapsed = time.perf_counter() - started
+    out = stream_record(loaded, _WORKER_CTX, validator=validator, compactor=_WORKER_COMPACTOR)
+    out.timings["load"] = elapsed
+    return out
+
+
+def _fingerprint(options: BuildOptions, validator: str) -> str:
     """What every record's output depends on besides the record: code, tables, shapes."""
     from alkld import __version__
 
-    digest = hashlib.sha256(f"{__version__}|{options.base}|{validate}".encode())
+    digest = hashlib.sha256(f"{__version__}|{options.base}|{validator}".encode())
     for path in sorted(options.mappings.glob("*.tsv")) + [options.shapes, options.ontology,
                                                            options.vocabulary]:
         if path.exists():
@@ -314,8 +471,8 @@ class RecordCache:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             self.misses += 1
             return None
-        if out.record.path != record:  # the same bytes may sit at a new path
-            out.record = dataclasses.replace(out.record, path=record)
+        if out.keys.path != record:  # the same bytes may sit at a new path
+            out.keys = dataclasses.replace(out.keys, path=record)
         self.hits += 1
         return out
 
@@ -336,43 +493,28 @@ class RecordCache:
 
 def _run(options: BuildOptions, *, validate: bool,
          progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
-         jobs: int = 1, cache: bool = False) -> tuple[Release, list[ValidationResult]]:
+         jobs: int = 1) -> tuple[Release, list[ValidationResult]]:
+    """Stages 1-4 in memory (``alkld validate``, :func:`assemble`), validated by pySHACL."""
     from alkld.records.loader import check_unique_keys, iter_record_paths, load_record
 
     paths = iter_record_paths(options.cases)
     ctx = prepare(options)
-    store = RecordCache(options.cache_dir, _fingerprint(options, validate)) \
-        if cache and options.cache_dir else None
-    done: dict[Path, RecordOutput] = {}
-    todo: list[Path] = []
-    for path in paths:
-        hit = store.get(path) if store else None
-        if hit is not None:
-            done[path] = hit
-        else:
-            todo.append(path)
-    if store:
-        log.info("record cache: %d unchanged, %d to build", store.hits, len(todo))
-    if jobs > 1 and len(todo) > 1:
+    done: dict[Path, RecordGraphs] = {}
+    if jobs > 1 and len(paths) > 1:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                 initargs=(ctx,)) as pool:
-            results_iter = pool.map(_load_and_process, todo, [validate] * len(todo),
-                                    chunksize=max(1, min(16, len(todo) // (jobs * 8) or 1)))
-            for path, output in zip(todo, progress(results_iter, len(todo)) if progress
+                                 initargs=(ctx,), mp_context=_pool_context()) as pool:
+            results_iter = pool.map(_load_and_process, paths, [validate] * len(paths),
+                                    chunksize=max(1, min(16, len(paths) // (jobs * 8) or 1)))
+            for path, output in zip(paths, progress(results_iter, len(paths)) if progress
                                     else results_iter, strict=True):
                 done[path] = output
     else:
-        items = progress(todo, len(todo)) if progress else todo
-        for path in items:
+        for path in progress(paths, len(paths)) if progress else paths:
             started = time.perf_counter()
             loaded = load_record(path)
             elapsed = time.perf_counter() - started
             done[path] = process_record(loaded, ctx, validate=validate)
             done[path].timings["load"] = elapsed
-    if store:
-        for path in todo:
-            store.put(path, done[path])
-        store.prune(set(paths))
     outputs = [done[p] for p in paths]
     records = [o.record for o in outputs]
     check_unique_keys(records)
@@ -440,10 +582,9 @@ def assemble(options: BuildOptions) -> Release:
 
 
 def validate_release(options: BuildOptions, progress: Callable | None = None, *,
-                     jobs: int = 1, cache: bool = False
-                     ) -> tuple[Release, list[ValidationResult]]:
-    """Stages 1-4: the release and its validation results (nothing is written)."""
-    return _run(options, validate=True, progress=progress, jobs=jobs, cache=cache)
+                     jobs: int = 1) -> tuple[Release, list[ValidationResult]]:
+    """Stages 1-4 with pySHACL, the reference validator: the release and its results."""
+    return _run(options, validate=True, progress=progress, jobs=jobs)
 
 
 def to_quads(release: Release) -> list[ox.Quad]:
@@ -460,64 +601,234 @@ def to_quads(release: Release) -> list[ox.Quad]:
     return sort_quads(quads)
 
 
-def write_release(release: Release, options: BuildOptions) -> tuple[int, list[str]]:
-    """Stages 5-6: store, dumps, VoID/DCAT, checksums — staged, then moved into ``out``."""
-    from alkld.publish.dumps import describe_file, write_checksums, write_dumps
-    from alkld.publish.void import ReleaseInfo, to_void_quads, void_prefixes
+def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, jobs: int,
+                    cache: bool, validator: str,
+                    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None
+                    ) -> Iterable[RecordOutput]:
+    """Every record's output, in path order, from the cache or the pool as they finish."""
+    from alkld.records.loader import load_record
 
-    quads = to_quads(release)
-    out = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".staging-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        distributions = write_dumps(quads, staging, base=options.base)
-        info = ReleaseInfo(base=options.base, issued=options.issued)
-        void = to_void_quads(quads, distributions, info)
-        void_path = staging / "void.ttl"
-        ox.serialize(void, str(void_path), format=ox.RdfFormat.TURTLE,
-                     prefixes=void_prefixes(options.base))
-        distributions.append(describe_file(void_path, "text/turtle", len(void)))
-        # the same description as schema.org Dataset JSON-LD, for dataset search engines
-        from alkld.publish.schemaorg import dataset_jsonld
+    store = RecordCache(options.cache_dir, _fingerprint(options, validator)) \
+        if cache and options.cache_dir else None
+    hits: dict[Path, RecordOutput] = {}
+    todo: list[Path] = []
+    for path in paths:
+        hit = store.get(path) if store else None
+        if hit is not None:
+            hits[path] = hit
+        else:
+            todo.append(path)
+    if store:
+        log.info("record cache: %d unchanged, %d to build", store.hits, len(todo))
 
-        void_store = ox.Store()
-        void_store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in void)
-        doc = dataset_jsonld(void_store, base=options.base)
-        schema_path = staging / "dataset.jsonld"
-        schema_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True)
-                               + "\n", encoding="utf-8")
-        distributions.append(describe_file(schema_path, "application/ld+json"))
-        names = [d.name for d in distributions]
-        write_checksums(staging, names)
-        names.append("SHA256SUMS")
-        count = write_store(quads, staging / "store")
-        for name in names:
-            os.replace(staging / name, out / name)
-        if (out / "store").exists():
-            shutil.rmtree(out / "store")
-        (staging / "store").rename(out / "store")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return count, names
+    def built() -> Iterable[RecordOutput]:
+        if jobs > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                     initargs=(ctx,), mp_context=_pool_context()) as pool:
+                yield from pool.map(_load_and_stream, todo, [validator] * len(todo),
+                                    chunksize=1)
+        else:
+            from alkld.publish.compact import GraphCompactor
+            from alkld.publish.dumps import context_document
+
+            compactor = GraphCompactor(context_document(ctx.base)["@context"])
+            for path in todo:
+                started = time.perf_counter()
+                loaded = load_record(path)
+                elapsed = time.perf_counter() - started
+                out = stream_record(loaded, ctx, validator=validator, compactor=compactor)
+                out.timings["load"] = elapsed
+                yield out
+
+    fresh = iter(progress(built(), len(todo)) if progress else built())
+    for path in paths:
+        if path in hits:
+            yield hits.pop(path)
+            continue
+        output = next(fresh)
+        if store:
+            store.put(path, output)
+        yield output
+    if store:
+        store.prune(set(paths))
+
+
+def _duplicate_iris(typed: dict[str, bytes], read: Callable[[str], bytes]
+                    ) -> list[ValidationResult]:
+    """The global check of :func:`~alkld.validation.shacl.global_checks`, on digests.
+
+    A digest seen in two case graphs makes those graphs suspects; their typed IRIs are then
+    read back (``read`` gives a graph's N-Quads) and compared as text.
+    """
+    import numpy as np
+
+    from alkld.validation.shacl import global_checks
+
+    names = list(typed)
+    arrays = [np.frombuffer(typed[n], dtype="<u8") for n in names]
+    if not arrays:
+        return []
+    everything = np.concatenate(arrays)
+    values, counts = np.unique(everything, return_counts=True)
+    repeated = values[counts > 1]
+    if not len(repeated):
+        return []
+    owners = np.repeat(np.arange(len(names)), [len(a) for a in arrays])
+    suspects = sorted(set(owners[np.isin(everything, repeated)].tolist()))
+    graphs: dict[str, list[tuple[Any, Any, Any]]] = {}
+    for i in suspects:
+        from rdflib import Literal
+
+        triples = []
+        for q in ox.parse(read(names[i]), format=ox.RdfFormat.N_QUADS):
+            if q.predicate.value == str(_TYPE) and isinstance(q.subject, ox.NamedNode):
+                triples.append((URIRef(q.subject.value), _TYPE, Literal("")))
+        graphs[names[i]] = triples
+    return global_checks(graphs)
+
+
+def _timed(timings: dict[str, float], name: str) -> Any:
+    class _Timer:
+        def __enter__(self) -> None:
+            self.started = time.perf_counter()
+
+        def __exit__(self, *exc: object) -> None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - self.started
+    return _Timer()
 
 
 def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int = 1,
-          cache: bool = False) -> BuildResult:
-    """Run the whole pipeline; raise :class:`ValidationFailure` (writing nothing) on violations.
+          cache: bool = False, validator: str = "rudof") -> BuildResult:
+    """Run the whole pipeline, streaming; raise :class:`ValidationFailure` on violations.
 
-    ``jobs`` > 1 loads, maps, builds and validates records in a process pool; ``cache``
-    reuses the output of records unchanged since the last build into the same ``out``.
+    ``jobs`` > 1 loads, maps, builds, validates and serialises records in a process pool;
+    ``cache`` reuses the output of records unchanged since the last build (in
+    ``options.cache_dir``); ``validator`` is one of :data:`VALIDATORS`. Everything is
+    written into a staging directory beside ``options.out`` and moved into place only when
+    complete: on violations (exit 1) or bad input (exit 2) nothing in ``out`` changes.
     """
-    release, results = validate_release(options, progress, jobs=jobs, cache=cache)
-    result = BuildResult(release, results)
-    if result.violations:
-        from alkld.validation.shacl import format_report
+    from alkld.publish.dumps import DumpWriter, to_graph_part, write_checksums
+    from alkld.records.loader import check_unique_keys, iter_record_paths
 
-        raise ValidationFailure(
-            f"{len(result.violations)} SHACL violation(s); nothing was published\n"
-            + format_report(result.violations))
-    result.quads, result.files = write_release(release, options)
+    if validator not in VALIDATORS:
+        raise ConfigurationError(f"validator {validator!r}", field="--validator",
+                                 expected=", ".join(VALIDATORS))
+    result = BuildResult()
+    timings = result.timings
+    with _timed(timings, "prepare"):
+        paths = iter_record_paths(options.cases)
+        ctx = prepare(options)
+    out = options.out
+    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    writer = DumpWriter(staging, base=options.base)
+    iris = Iris(options.base)
+    typed: dict[str, bytes] = {}
+    duplicated: list[str] = []
+    store_thread: threading.Thread | None = None
+    try:
+        for name, triples in ((iris.graph("vocabulary"), ctx.vocabulary),
+                              (iris.graph("mappings"), ctx.mappings)):
+            writer.add(to_graph_part(str(name), _ox_triples(triples, blank_nodes=True),
+                                     base=options.base))
+        claims_path = staging / ".claims.nt"
+        with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
+            for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
+                                          validator=validator, progress=progress):
+                result.records.append(output.keys)
+                result.results.extend(output.results)
+                for part in output.parts:
+                    if part.graph in writer:
+                        duplicated.append(part.graph)  # reported by check_unique_keys
+                    else:
+                        writer.add(part)
+                claims_spool.write(output.claims)
+                typed.update(output.typed)
+                for stage, secs in output.timings.items():
+                    result.cpu[stage] = result.cpu.get(stage, 0.0) + secs
+        check_unique_keys(result.records)
+        if duplicated:
+            raise ConfigurationError(f"named graph {duplicated[0]} made by two records",
+                                     expected="unique document and case keys")
+        with _timed(timings, "global checks"):
+            result.results.extend(_duplicate_iris(
+                typed, lambda g: writer._read("nquads", g)))  # noqa: SLF001
+        result.results.sort()
+        if result.violations:
+            from alkld.validation.shacl import format_report
+
+            raise ValidationFailure(
+                f"{len(result.violations)} SHACL violation(s); nothing was published\n"
+                + format_report(result.violations))
+        with _timed(timings, "claims"):
+            claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
+            writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
+            del claims
+        counted: list[int] = []
+
+        def load() -> None:
+            started = time.perf_counter()
+            counted.append(load_store(writer.nquads_spool, staging / "store"))
+            timings["store"] = time.perf_counter() - started
+
+        errors: list[BaseException] = []
+
+        def guarded() -> None:
+            try:
+                load()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(e)
+
+        store_thread = threading.Thread(target=guarded, name="alkld-store")
+        store_thread.start()
+        with _timed(timings, "dumps"):
+            distributions, stats = writer.finish()
+        with _timed(timings, "void"):
+            from alkld.publish.dumps import describe_file
+            from alkld.publish.schemaorg import dataset_jsonld
+            from alkld.publish.void import ReleaseInfo, to_void_quads, void_prefixes
+
+            info = ReleaseInfo(base=options.base, issued=options.issued)
+            void = to_void_quads(stats, distributions, info)
+            void_path = staging / "void.ttl"
+            ox.serialize(void, str(void_path), format=ox.RdfFormat.TURTLE,
+                         prefixes=void_prefixes(options.base))
+            distributions.append(describe_file(void_path, "text/turtle", len(void)))
+            void_store = ox.Store()
+            void_store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in void)
+            doc = dataset_jsonld(void_store, base=options.base)
+            schema_path = staging / "dataset.jsonld"
+            schema_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True)
+                                   + "\n", encoding="utf-8")
+            distributions.append(describe_file(schema_path, "application/ld+json"))
+            names = [d.name for d in distributions]
+            write_checksums(staging, names)
+            names.append("SHA256SUMS")
+        with _timed(timings, "store wait"):
+            store_thread.join()
+            store_thread = None
+        if errors:
+            raise errors[0]
+        if counted[0] != stats.quads:
+            raise RuntimeError(f"the store holds {counted[0]} quads, the dumps {stats.quads}")
+        out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(staging / name, out / name)
+        old = out / ".store-old"
+        if old.exists():
+            shutil.rmtree(old)
+        if (out / "store").exists():
+            (out / "store").rename(old)
+        (staging / "store").rename(out / "store")
+        shutil.rmtree(old, ignore_errors=True)
+        result.quads, result.files = stats.quads, names
+        result.graphs = sorted(stats.per_graph, key=lambda g: f"<{g}>")
+    finally:
+        if store_thread is not None:
+            store_thread.join()
+        writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("built %d graphs from %d records", len(result.graphs), len(result.records))
     return result

@@ -1,14 +1,18 @@
 """Dump files of the release: TriG, N-Quads, Turtle (the union), JSON-LD 1.1, and checksums.
 
-Stage 6 of the pipeline. Output is canonical: statements sorted by graph, subject, predicate
-and object (N-Triples term forms); the data holds no blank nodes (every node has a minted
-IRI; the few blank nodes of the ontology's OWL lists are relabelled canonically before they
-get here), so the same input gives byte-identical files.
+Stage 6 of the pipeline, streamed: each named graph is serialised once in every format by
+:func:`to_graph_part` (in the pool worker that built it), and :class:`DumpWriter` assembles
+the files from those pieces without holding the dataset. Output is canonical (see
+:class:`DumpWriter`): graphs sorted by IRI, statements sorted within each graph (N-Triples
+term forms); the data holds no blank nodes (every node has a minted IRI; the few blank nodes
+of the ontology's OWL lists are relabelled canonically before they get here), so the same
+input gives byte-identical files.
 
 :data:`DUMPERS` is the registry of formats: a new format is one entry.
 
-JSON-LD is compacted with the published context (``context.jsonld``) by pyld, a conforming
-JSON-LD 1.1 processor, one named graph at a time: the document is
+JSON-LD is compacted with the published context (``context.jsonld``), one named graph at a
+time, by :class:`alkld.publish.compact.GraphCompactor` (which gives pyld's bytes, ~20× faster;
+tests compare the two): the document is
 ``{"@context": …, "@graph": [ {"@id": <graph>, "@graph": [...]}, … ]}``.
 """
 
@@ -18,17 +22,22 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyoxigraph as ox
 
+from alkld.publish.compact import GraphCompactor
 from alkld.vocab import PREFIX_MAP
 
-__all__ = ["DUMPERS", "Distribution", "context_document", "prefixes_for", "sort_quads",
+__all__ = ["DUMPERS", "DatasetStats", "Distribution", "DumpWriter", "GraphPart", "GraphStats",
+           "context_document", "prefixes_for", "sort_quads", "to_graph_part",
            "write_checksums", "write_dumps"]
 
 log = logging.getLogger(__name__)
@@ -93,6 +102,10 @@ def sort_quads(quads: Iterable[ox.Quad]) -> list[ox.Quad]:
     return sorted(set(quads), key=_key)
 
 
+def _triple_key(t: ox.Triple) -> tuple[str, str, str]:
+    return (str(t.subject), str(t.predicate), str(t.object))
+
+
 def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as fh:
@@ -100,66 +113,349 @@ def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     os.replace(tmp, path)
 
 
-def _write_rdf(fmt: ox.RdfFormat, *, union: bool = False) -> Callable[..., None]:
-    def dump(quads: Sequence[ox.Quad], path: Path, *, base: str) -> None:
-        data: Iterable[ox.Quad] | Iterable[ox.Triple] = quads
-        if union:
-            data = sorted({q.triple for q in quads},
-                          key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
-        prefixes = prefixes_for(base) if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.TURTLE) else None
-        _atomic_write(path, lambda fh: ox.serialize(data, fh, format=fmt, prefixes=prefixes))
-    return dump
+#: Our own namespaces whose resources (the build and curation activities, the software and
+#: curator agents) are described again in every named graph they concern. Their triples
+#: are written once in the Turtle union (the other triples of a named graph are its own).
+SHARED_NAMESPACES = ("activity/", "agent/")
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
-def _compact_graph(nquads: bytes, context: dict[str, Any]) -> bytes:
-    """One named graph (as N-Quads) compacted with the published context, as JSON bytes."""
-    from pyld import jsonld  # a conforming JSON-LD 1.1 processor
-
-    quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
-    expanded = json.loads(ox.serialize(quads, format=ox.RdfFormat.JSON_LD))
-    compacted = jsonld.compact(expanded, context, {"processingMode": "json-ld-1.1"})
-    compacted.pop("@context", None)
-    return json.dumps(compacted, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+def _hashes(lines: Iterable[bytes]) -> bytes:
+    """64-bit BLAKE2b digests of ``lines``, concatenated (a little-endian uint64 array)."""
+    return b"".join(hashlib.blake2b(line, digest_size=8).digest() for line in lines)
 
 
-#: Graphs above which the JSON-LD compaction (pyld, ~20 ms a graph) runs in a process pool.
-PARALLEL_JSONLD_GRAPHS = 64
+def _strip_prefixes(text: bytes) -> bytes:
+    """A Turtle/TriG serialisation without its ``@prefix`` lines (the dump writes them once)."""
+    pos = 0
+    while text.startswith(b"@prefix ", pos):
+        pos = text.index(b"\n", pos) + 1
+    return text[pos:]
 
 
-def _write_jsonld(quads: Sequence[ox.Quad], path: Path, *, base: str) -> None:
-    context = context_document(base)
-    graphs = [ox.serialize(list(group), format=ox.RdfFormat.N_QUADS) or b""
-              for _, group in groupby(quads, key=lambda q: str(q.graph_name))]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(graphs) > PARALLEL_JSONLD_GRAPHS and workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
+def link_target(iri: str) -> str | None:
+    """The link-set target (:data:`alkld.publish.void.LINK_TARGETS`) an object IRI is in."""
+    from alkld.publish.void import LINK_TARGETS
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_compact_graph, graphs, [context] * len(graphs),
-                                  chunksize=16))
-    else:
-        parts = [_compact_graph(g, context) for g in graphs]
-
-    def write(fh: Any) -> None:
-        fh.write(b'{"@context":')
-        fh.write(json.dumps(context["@context"], sort_keys=True, ensure_ascii=False).encode())
-        fh.write(b',\n"@graph":[')
-        for i, part in enumerate(parts):
-            fh.write(b"\n" if i == 0 else b",\n")
-            fh.write(part)
-        fh.write(b"\n]}\n")
-
-    _atomic_write(path, write)
+    for name, (ns, _, _) in LINK_TARGETS.items():
+        if iri.startswith(ns):
+            return name
+    return None
 
 
-#: Format key → (file name, media type, writer). The CLI's format choices come from here.
-DUMPERS: dict[str, tuple[str, str, Callable[..., None]]] = {
-    "trig": ("alkld.trig", "application/trig", _write_rdf(ox.RdfFormat.TRIG)),
-    "nq": ("alkld.nq", "application/n-quads", _write_rdf(ox.RdfFormat.N_QUADS)),
-    "ttl": ("alkld.ttl", "text/turtle", _write_rdf(ox.RdfFormat.TURTLE, union=True)),
-    "jsonld": ("alkld.jsonld", "application/ld+json", _write_jsonld),
+@dataclass
+class GraphStats:
+    """What VoID counts, for some triples: computed per named graph, summed by the writer."""
+
+    classes: set[str] = field(default_factory=set)
+    properties: set[str] = field(default_factory=set)
+    links: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, triples: Iterable[ox.Triple], sign: int = 1) -> None:
+        for t in triples:
+            predicate = t.predicate.value
+            obj = t.object
+            if sign > 0:
+                self.properties.add(predicate)
+            if predicate == _RDF_TYPE:
+                if sign > 0:
+                    self.classes.add(str(obj))
+            elif isinstance(obj, ox.NamedNode):
+                name = link_target(obj.value)
+                if name is not None:
+                    self.links[(name, predicate)] += sign
+
+    def update(self, other: GraphStats) -> None:
+        self.classes |= other.classes
+        self.properties |= other.properties
+        self.links.update(other.links)
+
+
+@dataclass
+class GraphPart:
+    """One named graph, serialised in every dump format: what a pool worker hands back.
+
+    ``nquads``, ``trig`` (its ``GRAPH`` block) and ``jsonld`` (its graph object) hold all of
+    the graph; ``turtle`` holds its triples but those about shared resources
+    (:data:`SHARED_NAMESPACES`), which are in ``shared`` (N-Triples lines) instead. The
+    digests (``triple_hashes``, of ``turtle``'s triples, and ``subject_hashes``) let the
+    writer find triples and subjects that occur in more than one graph without keeping them.
+    """
+
+    graph: str
+    quads: int
+    nquads: bytes
+    trig: bytes
+    turtle: bytes
+    jsonld: bytes
+    shared: tuple[bytes, ...]
+    triple_hashes: bytes
+    subject_hashes: bytes
+    stats: GraphStats
+
+
+def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
+                  compactor: GraphCompactor | None = None) -> GraphPart:
+    """Serialise one named graph (its triples deduplicated and sorted) for the dumps."""
+    ordered = sorted(set(triples), key=_triple_key)
+    name = ox.NamedNode(graph)
+    prefixes = prefixes_for(base)
+    shared_ns = tuple(base + ns for ns in SHARED_NAMESPACES)
+    own = [t for t in ordered if not (isinstance(t.subject, ox.NamedNode)
+                                      and t.subject.value.startswith(shared_ns))]
+    shared = [t for t in ordered if isinstance(t.subject, ox.NamedNode)
+              and t.subject.value.startswith(shared_ns)]
+    quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
+    own_lines = ox.serialize(own, format=ox.RdfFormat.N_TRIPLES).splitlines() if own else []
+    compactor = compactor or GraphCompactor(context_document(base)["@context"])
+    stats = GraphStats()
+    stats.add(own)
+    subjects = sorted({str(t.subject).encode() for t in own})
+    return GraphPart(
+        graph=graph, quads=len(ordered),
+        nquads=ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b"",
+        trig=_strip_prefixes(ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes))
+        if quads else b"",
+        turtle=_strip_prefixes(ox.serialize(own, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+        if own else b"",
+        jsonld=json.dumps(compactor.graph_object(graph, ordered), sort_keys=True,
+                          ensure_ascii=False, separators=(",", ":")).encode(),
+        shared=tuple(ox.serialize(shared, format=ox.RdfFormat.N_TRIPLES).splitlines())
+        if shared else (),
+        triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
+
+
+@dataclass
+class DatasetStats:
+    """The counts VoID publishes, for the whole dataset (the union of its named graphs)."""
+
+    quads: int = 0
+    triples: int = 0
+    subjects: int = 0
+    classes: int = 0
+    properties: int = 0
+    per_graph: dict[str, int] = field(default_factory=dict)
+    links: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of_quads(cls, quads: Sequence[ox.Quad]) -> DatasetStats:
+        """The counts of quads held in memory (small releases, tests)."""
+        triples = {q.triple for q in quads}
+        stats = GraphStats()
+        stats.add(triples)
+        return cls(quads=len(set(quads)), triples=len(triples),
+                   subjects=len({t.subject for t in triples}), classes=len(stats.classes),
+                   properties=len(stats.properties),
+                   per_graph=dict(Counter(q.graph_name.value for q in set(quads)
+                                          if isinstance(q.graph_name, ox.NamedNode))),
+                   links={k: v for k, v in stats.links.items() if v})
+
+
+@dataclass(frozen=True)
+class Dump:
+    """One dump format: its file, media type, and the part of a :class:`GraphPart` it takes."""
+
+    name: str
+    media_type: str
+    part: str
+
+
+#: Format key → dump. The CLI's format choices come from here; a new format is one entry
+#: (and one field of :class:`GraphPart`, filled by :func:`to_graph_part`).
+DUMPERS: dict[str, Dump] = {
+    "trig": Dump("alkld.trig", "application/trig", "trig"),
+    "nq": Dump("alkld.nq", "application/n-quads", "nquads"),
+    "ttl": Dump("alkld.ttl", "text/turtle", "turtle"),
+    "jsonld": Dump("alkld.jsonld", "application/ld+json", "jsonld"),
 }
+
+
+class _HashingWriter:
+    """A file written once, front to back, with its SHA-256 computed on the way."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.fh = self.tmp.open("wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def close(self, media_type: str, triples: int | None) -> Distribution:
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+        return Distribution(self.path.name, media_type, self.size, self.digest.hexdigest(),
+                            triples)
+
+
+class DumpWriter:
+    """Streams named graphs into the dump files without holding the dataset.
+
+    :meth:`add` appends each format's bytes of a :class:`GraphPart` to a spool file (in any
+    order: records arrive as the pool finishes them) and keeps only offsets, digests and
+    counts; :meth:`finish` writes each dump by copying the spooled pieces in canonical order.
+
+    Canonical order (the same input gives byte-identical files): named graphs sorted by IRI
+    (in N-Triples form, ``<…>``), and within a graph statements sorted by subject, predicate
+    and object. ``alkld.ttl``, the union, follows the graphs' order too, each graph
+    contributing the triples no earlier graph had, and the shared provenance resources
+    (:data:`SHARED_NAMESPACES`) come last, sorted, once. A triple found in two graphs is
+    detected by its 64-bit digest and confirmed on its text before it is left out.
+    """
+
+    def __init__(self, directory: Path, *, base: str, formats: Iterable[str] = tuple(DUMPERS)
+                 ) -> None:
+        self.directory = directory
+        self.base = base
+        self.formats = list(formats)
+        self.spool_dir = directory / ".spool"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        fields = {DUMPERS[k].part for k in self.formats} | {"nquads", "turtle"}
+        self._spools = {f: (self.spool_dir / f).open("w+b") for f in sorted(fields)}
+        self._index: dict[str, dict[str, tuple[int, int]]] = {}
+        self._quads: dict[str, int] = {}
+        self._triple_hashes: dict[str, np.ndarray] = {}
+        self._subject_hashes: list[np.ndarray] = []
+        self._shared: set[bytes] = set()
+        self._stats = GraphStats()
+
+    def __contains__(self, graph: object) -> bool:
+        return graph in self._index
+
+    @property
+    def nquads_spool(self) -> Path:
+        """Every quad added so far, in arrival order (what the store loads)."""
+        self._spools["nquads"].flush()
+        return self.spool_dir / "nquads"
+
+    def add(self, part: GraphPart) -> None:
+        if part.graph in self._index:
+            raise ValueError(f"graph {part.graph} added twice")
+        if not part.quads:
+            return
+        where: dict[str, tuple[int, int]] = {}
+        for name, fh in self._spools.items():
+            data: bytes = getattr(part, name)
+            where[name] = (fh.tell(), len(data))
+            fh.write(data)
+        self._index[part.graph] = where
+        self._quads[part.graph] = part.quads
+        self._triple_hashes[part.graph] = np.frombuffer(part.triple_hashes, dtype="<u8")
+        self._subject_hashes.append(np.frombuffer(part.subject_hashes, dtype="<u8"))
+        self._shared.update(part.shared)
+        self._stats.update(part.stats)
+
+    def _read(self, name: str, graph: str) -> bytes:
+        offset, length = self._index[graph][name]
+        return os.pread(self._spools[name].fileno(), length, offset)
+
+    def _union_duplicates(self, order: list[str]) -> dict[str, list[ox.Triple]]:
+        """Graphs whose Turtle piece repeats triples of an earlier graph → those triples."""
+        arrays = [self._triple_hashes[g] for g in order]
+        if not arrays:
+            return {}
+        everything = np.concatenate(arrays)
+        values, counts = np.unique(everything, return_counts=True)
+        repeated = values[counts > 1]
+        if not len(repeated):
+            return {}
+        owners = np.repeat(np.arange(len(order)), [len(a) for a in arrays])
+        suspects = sorted(set(owners[np.isin(everything, repeated)].tolist()))
+        seen: set[str] = set()
+        out: dict[str, list[ox.Triple]] = {}
+        wanted = {int(h) for h in repeated}
+        for i in suspects:
+            graph = order[i]
+            for q in ox.parse(self._read("nquads", graph), format=ox.RdfFormat.N_QUADS):
+                t = q.triple
+                line = ox.serialize([t], format=ox.RdfFormat.N_TRIPLES).rstrip(b"\n")
+                digest = int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")
+                if digest not in wanted:
+                    continue
+                if line.decode() in seen:
+                    out.setdefault(graph, []).append(t)
+                else:
+                    seen.add(line.decode())
+        return out
+
+    def finish(self) -> tuple[list[Distribution], DatasetStats]:
+        """Write every dump and ``context.jsonld``; the distributions and the dataset's counts."""
+        for fh in self._spools.values():
+            fh.flush()
+        order = sorted(self._index, key=lambda g: f"<{g}>")
+        dropped = self._union_duplicates(order)
+        stats = GraphStats()
+        stats.update(self._stats)
+        shared = [next(iter(ox.parse(line, format=ox.RdfFormat.N_TRIPLES)))
+                  for line in sorted(self._shared)]
+        stats.add(shared)
+        for triples in dropped.values():
+            stats.add(triples, sign=-1)
+        quads = sum(self._quads.values())
+        union = (sum(len(a) for a in self._triple_hashes.values())
+                 - sum(len(v) for v in dropped.values()) + len(shared))
+        subjects = len(np.unique(np.concatenate(self._subject_hashes))) \
+            if self._subject_hashes else 0
+        subjects += len({t.subject for t in shared})
+        prefixes = prefixes_for(self.base)
+        header = "".join(f"@prefix {k}: <{v}> .\n" for k, v in sorted(prefixes.items())).encode()
+        context = context_document(self.base)
+        out = []
+        for key in self.formats:
+            dump = DUMPERS[key]
+            log.info("writing %s", dump.name)
+            fh = _HashingWriter(self.directory / dump.name)
+            if key in ("trig", "ttl"):
+                fh.write(header)
+            if key == "jsonld":
+                fh.write(b'{"@context":')
+                fh.write(json.dumps(context["@context"], sort_keys=True,
+                                    ensure_ascii=False).encode())
+                fh.write(b',\n"@graph":[')
+            for i, graph in enumerate(order):
+                if key == "jsonld":
+                    fh.write(b"\n" if i == 0 else b",\n")
+                if key == "ttl" and graph in dropped:
+                    fh.write(self._turtle_without(graph, dropped[graph], prefixes))
+                else:
+                    fh.write(self._read(dump.part, graph))
+            if key == "jsonld":
+                fh.write(b"\n]}\n")
+            if key == "ttl" and shared:
+                fh.write(_strip_prefixes(ox.serialize(shared, format=ox.RdfFormat.TURTLE,
+                                                      prefixes=prefixes)))
+            out.append(fh.close(dump.media_type, union if key == "ttl" else quads))
+        ctx_path = self.directory / "context.jsonld"
+        _atomic_write(ctx_path, lambda fh: fh.write(
+            (json.dumps(context, indent=2, sort_keys=True) + "\n").encode()))
+        out.append(describe_file(ctx_path, "application/ld+json"))
+        return out, DatasetStats(
+            quads=quads, triples=union, subjects=subjects, classes=len(stats.classes),
+            properties=len(stats.properties), per_graph=dict(self._quads),
+            links={k: v for k, v in stats.links.items() if v})
+
+    def _turtle_without(self, graph: str, drop: list[ox.Triple], prefixes: dict[str, str]
+                        ) -> bytes:
+        shared_ns = tuple(self.base + ns for ns in SHARED_NAMESPACES)
+        gone = set(drop)
+        keep = sorted((q.triple for q in ox.parse(self._read("nquads", graph),
+                                                  format=ox.RdfFormat.N_QUADS)
+                       if q.triple not in gone and not (
+                           isinstance(q.subject, ox.NamedNode)
+                           and q.subject.value.startswith(shared_ns))), key=_triple_key)
+        if not keep:
+            return b""
+        return _strip_prefixes(ox.serialize(keep, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+
+    def close(self) -> None:
+        """Remove the spool files."""
+        for fh in self._spools.values():
+            fh.close()
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -188,23 +484,23 @@ def describe_file(path: Path, media_type: str, triples: int | None = None) -> Di
 
 def write_dumps(quads: Sequence[ox.Quad], directory: Path, *, base: str,
                 formats: Iterable[str] = tuple(DUMPERS)) -> list[Distribution]:
-    """Write each dump format of ``quads`` (already sorted) into ``directory``.
+    """Write each dump format of ``quads`` (held in memory) into ``directory``.
 
+    The same writer as the streaming build (:class:`DumpWriter`), fed one graph at a time.
     Also writes ``context.jsonld``. Returns the distributions, in registry order.
     """
-    out = []
-    n_triples = len({q.triple for q in quads})
-    for key in formats:
-        name, media, dump = DUMPERS[key]
-        log.info("writing %s", name)
-        dump(quads, directory / name, base=base)
-        count = n_triples if key == "ttl" else len(quads)
-        out.append(describe_file(directory / name, media, count))
-    ctx_path = directory / "context.jsonld"
-    _atomic_write(ctx_path, lambda fh: fh.write(
-        (json.dumps(context_document(base), indent=2, sort_keys=True) + "\n").encode()))
-    out.append(describe_file(ctx_path, "application/ld+json"))
-    return out
+    writer = DumpWriter(directory, base=base, formats=formats)
+    compactor = GraphCompactor(context_document(base)["@context"])
+    try:
+        for graph, group in groupby(sorted(quads, key=lambda q: str(q.graph_name)),
+                                    key=lambda q: q.graph_name):
+            if not isinstance(graph, ox.NamedNode):
+                raise ValueError("the dumps hold named graphs only")
+            writer.add(to_graph_part(graph.value, [q.triple for q in group], base=base,
+                                     compactor=compactor))
+        return writer.finish()[0]
+    finally:
+        writer.close()
 
 
 def write_checksums(directory: Path, names: Iterable[str]) -> Path:

@@ -11,14 +11,13 @@ predicate. No blank nodes: every node has an IRI under the base, so the file is 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
 from alkld import __version__
-from alkld.publish.dumps import Distribution, prefixes_for
+from alkld.publish.dumps import DatasetStats, Distribution, prefixes_for
 
 __all__ = ["LINK_TARGETS", "ReleaseInfo", "to_void_quads"]
 
@@ -79,9 +78,14 @@ def _lit(value: object, datatype: str | None = None) -> ox.Literal:
     return ox.Literal(str(value))
 
 
-def to_void_quads(quads: Sequence[ox.Quad], distributions: Sequence[Distribution],
-                  info: ReleaseInfo) -> list[ox.Triple]:
-    """The VoID/DCAT description of ``quads`` and their dump files."""
+def to_void_quads(data: Sequence[ox.Quad] | DatasetStats,
+                  distributions: Sequence[Distribution], info: ReleaseInfo) -> list[ox.Triple]:
+    """The VoID/DCAT description of a dataset and its dump files.
+
+    ``data`` is the dataset's counts (:class:`~alkld.publish.dumps.DatasetStats`, what the
+    streaming build gathers), or its quads, counted here.
+    """
+    stats = data if isinstance(data, DatasetStats) else DatasetStats.of_quads(data)
     base = info.base
     ds = _n(f"{base}dataset")
     endpoint = _n(f"{base}sparql")
@@ -89,11 +93,6 @@ def to_void_quads(quads: Sequence[ox.Quad], distributions: Sequence[Distribution
 
     def add(s: ox.NamedNode, p: str, o: ox.NamedNode | ox.Literal) -> None:
         out.append(ox.Triple(s, _n(p), o))
-
-    triples = {q.triple for q in quads}
-    subjects = {t.subject for t in triples}
-    classes = {t.object for t in triples if str(t.predicate) == f"<{_RDF}type>"}
-    properties = {t.predicate for t in triples}
 
     for cls in (_VOID + "Dataset", _DCAT + "Dataset"):
         add(ds, _RDF + "type", _n(cls))
@@ -121,11 +120,11 @@ def to_void_quads(quads: Sequence[ox.Quad], distributions: Sequence[Distribution
     add(contact, _VCARD + "fn", _lit(info.publisher))
     add(contact, _VCARD + "hasURL", _n(base))
     add(ds, _VOID + "uriSpace", _lit(base))
-    add(ds, _VOID + "triples", _lit(len(triples), "integer"))
-    add(ds, _VOID + "entities", _lit(len(subjects), "integer"))
-    add(ds, _VOID + "distinctSubjects", _lit(len(subjects), "integer"))
-    add(ds, _VOID + "classes", _lit(len(classes), "integer"))
-    add(ds, _VOID + "properties", _lit(len(properties), "integer"))
+    add(ds, _VOID + "triples", _lit(stats.triples, "integer"))
+    add(ds, _VOID + "entities", _lit(stats.subjects, "integer"))
+    add(ds, _VOID + "distinctSubjects", _lit(stats.subjects, "integer"))
+    add(ds, _VOID + "classes", _lit(stats.classes, "integer"))
+    add(ds, _VOID + "properties", _lit(stats.properties, "integer"))
     add(ds, _VOID + "vocabulary", _n("https://w3id.org/alkld/ontology#"))
     add(ds, _VOID + "sparqlEndpoint", endpoint)
     add(ds, _VOID + "rootResource", _n(f"{base}dataset"))
@@ -161,22 +160,14 @@ def to_void_quads(quads: Sequence[ox.Quad], distributions: Sequence[Distribution
         if d.triples is not None:
             add(dist, _VOID + "triples", _lit(d.triples, "integer"))
 
-    per_graph = Counter(str(q.graph_name) for q in quads)
-    for graph, count in sorted(per_graph.items()):
-        iri = graph.strip("<>")
+    for iri, count in sorted(stats.per_graph.items(), key=lambda kv: f"<{kv[0]}>"):
         subset = _n(iri)
         add(ds, _VOID + "subset", subset)
         add(subset, _RDF + "type", _n(_VOID + "Dataset"))
         add(subset, _SD + "name", subset)
         add(subset, _VOID + "triples", _lit(count, "integer"))
 
-    links: Counter[tuple[str, str]] = Counter()
-    for t in triples:
-        if isinstance(t.object, ox.NamedNode) and str(t.predicate) != f"<{_RDF}type>":
-            for name, (ns, _, _) in LINK_TARGETS.items():
-                if t.object.value.startswith(ns):
-                    links[(name, t.predicate.value)] += 1
-    for (name, pred), count in sorted(links.items()):
+    for (name, pred), count in sorted(stats.links.items()):
         _, target, title = LINK_TARGETS[name]
         local = pred.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
         ls = _n(f"{base}dataset/linkset-{name}-{local}")

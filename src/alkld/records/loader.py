@@ -24,7 +24,8 @@ from pydantic import BaseModel, ValidationError
 from alkld.errors import CaseRecordError
 from alkld.records.model import Case, CaseRecord, Node, RefSlot
 
-__all__ = ["LoadedRecord", "iter_record_paths", "load_record", "load_records", "parse_record"]
+__all__ = ["LoadedRecord", "RecordKeys", "iter_record_paths", "load_record", "load_records",
+           "parse_record"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,24 @@ class LoadedRecord:
                 return self.lines[loc]
             loc = loc[:-1]
         return self.lines.get((), None)
+
+    def keys(self) -> RecordKeys:
+        """The record's document key and case keys with their lines (what stays unique)."""
+        rec = self.record
+        return RecordKeys(self.path, rec.key, tuple(c.key for c in rec.cases),
+                          self.line_of(("key",)),
+                          tuple(self.line_of(("cases", i, "key")) for i in range(len(rec.cases))))
+
+
+@dataclass(frozen=True)
+class RecordKeys:
+    """A record's keys, small enough to keep for every record of a large corpus."""
+
+    path: Path
+    key: str
+    case_keys: tuple[str, ...]
+    key_line: int | None = None
+    case_lines: tuple[int | None, ...] = ()
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
@@ -248,22 +267,24 @@ def load_records(directory: Path) -> list[LoadedRecord]:
     return loaded
 
 
-def check_unique_keys(loaded: Iterable[LoadedRecord]) -> None:
+def check_unique_keys(loaded: Iterable[LoadedRecord | RecordKeys]) -> None:
     """Document keys and case keys are unique across all records."""
     docs: dict[str, Path] = {}
     cases: dict[str, Path] = {}
-    for item in loaded:
-        key = item.record.key
+    for entry in loaded:
+        item = entry.keys() if isinstance(entry, LoadedRecord) else entry
+        key = item.key
         if key in docs:
             raise CaseRecordError(f"duplicate document key {key!r} (also in {docs[key]})",
-                                  path=item.path, line=item.line_of(("key",)), field="key",
+                                  path=item.path, line=item.key_line, field="key",
                                   expected="a key unique across cases/")
         docs[key] = item.path
-        for i, case in enumerate(item.record.cases):
-            if case.key in cases or case.key in docs and case.key != key:
+        for i, case_key in enumerate(item.case_keys):
+            if case_key in cases or case_key in docs and case_key != key:
                 raise CaseRecordError(
-                    f"duplicate case key {case.key!r} (also in {cases.get(case.key, item.path)})",
-                    path=item.path, line=item.line_of(("cases", i, "key")),
+                    f"duplicate case key {case_key!r} (also in {cases.get(case_key, item.path)})",
+                    path=item.path,
+                    line=item.case_lines[i] if i < len(item.case_lines) else None,
                     field=format_loc(("cases", i, "key")),
                     expected="a case key unique across cases/")
-            cases[case.key] = item.path
+            cases[case_key] = item.path

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node as RdfNode
 
-__all__ = ["open_store", "to_ox_quads", "to_ox_term", "write_store"]
+__all__ = ["load_store", "open_store", "to_ox_quads", "to_ox_term", "write_store"]
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,29 @@ def write_store(quads: Iterable[ox.Quad], path: Path) -> int:
 
     The store is built in ``<path>.tmp`` and renamed into place once flushed and optimised.
     """
+    return _new_store(path, lambda store: store.bulk_extend(quads))
+
+
+def load_store(nquads: Path, path: Path) -> int:
+    """Bulk-load an N-Quads file into a new on-disk store at ``path``; return the count.
+
+    pyoxigraph's bulk loader parses and indexes in Rust, in parallel, without the GIL
+    (~130,000 quads/s on 2 cores, ~2 GB for 20 million quads). The file was written by
+    alkld, so IRIs are not validated again (``lenient``). Replaces ``path`` like
+    :func:`write_store`.
+    """
+    return _new_store(path, lambda store: store.bulk_load(
+        path=str(nquads), format=ox.RdfFormat.N_QUADS, lenient=True))
+
+
+def _new_store(path: Path, fill: Callable[[ox.Store], None]) -> int:
     tmp = path.with_name(path.name + ".tmp")
     old = path.with_name(path.name + ".old")
     for stale in (tmp, old):
         if stale.exists():
             shutil.rmtree(stale)
     store = ox.Store(str(tmp))
-    store.bulk_extend(quads)
+    fill(store)
     store.flush()
     store.optimize()
     count = len(store)

@@ -24,7 +24,8 @@ from rdflib.namespace import RDF
 
 from alkld.errors import ConfigurationError
 
-__all__ = ["ValidationResult", "format_report", "global_checks", "load_shapes", "validate_graph"]
+__all__ = ["ValidationResult", "format_report", "global_checks", "load_shapes", "shape_names",
+           "validate_graph"]
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 
@@ -54,6 +55,50 @@ def load_shapes(path: Path) -> Graph:
         raise ConfigurationError(f"unreadable shapes: {e}", path=path,
                                  expected="valid Turtle") from None
     return graph
+
+
+def _local(iri: object) -> str:
+    return str(iri).rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+_SHAPE_NAMES: dict[int, tuple[Graph, dict[object, str]]] = {}
+
+
+def shape_names(shapes: Graph) -> dict[object, str]:
+    """A stable IRI for each blank property shape of a named shape.
+
+    ``shape:Diagnosis`` → ``shape:Diagnosis-disease-1``, ``shape:Diagnosis-disease-2``, … (the
+    ``sh:path`` local names; the number orders shapes of one path by their ``sh:message``), so
+    that results name the same shape in every run and with every validator (a blank node's
+    label changes with each parse). Computed once per shapes graph.
+
+    >>> g = Graph().parse(data='''@prefix sh: <http://www.w3.org/ns/shacl#> .
+    ...   <http://x/S> sh:property [ sh:path <http://x/p> ; sh:message "m" ] .''', format="turtle")
+    >>> sorted(shape_names(g).values())
+    ['http://x/S-p-1']
+    """
+    cached = _SHAPE_NAMES.get(id(shapes))
+    if cached is not None and cached[0] is shapes:
+        return cached[1]
+    names: dict[object, str] = {}
+    for parent in sorted({s for s in shapes.subjects(SH.property, None) if isinstance(s, URIRef)},
+                         key=str):
+        groups: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        for prop in shapes.objects(parent, SH.property):
+            if not isinstance(prop, BNode):
+                continue
+            node = shapes.value(prop, SH.path)
+            path = _path(shapes, node) or ""
+            steps = list(Collection(shapes, node)) if isinstance(node, BNode) \
+                and shapes.value(node, RDF.first) is not None else [node]
+            local = "-".join(_local(p) for p in steps) if node is not None else "node"
+            messages = sorted(str(m) for m in shapes.objects(prop, SH.message))
+            groups[local].append(("|".join(messages) + "|" + path, prop))
+        for local, props in groups.items():
+            for i, (_, prop) in enumerate(sorted(props, key=lambda x: x[0]), start=1):
+                names[prop] = f"{parent}-{local}-{i}"
+    _SHAPE_NAMES[id(shapes)] = (shapes, names)
+    return names
 
 
 def _str(node: object) -> str | None:
@@ -108,15 +153,24 @@ def _install_prepared_queries() -> None:
     processor.SPARQLProcessor.query = query  # type: ignore[method-assign]
 
 
-def validate_graph(data: Graph, shapes: Graph, *, graph: str) -> list[ValidationResult]:
-    """Validate one explicit graph; return its results sorted (deterministic)."""
+def validate_graph(data: Graph, shapes: Graph, *, graph: str, details: bool = True
+                   ) -> list[ValidationResult]:
+    """Validate one explicit graph with pySHACL; return its results sorted (deterministic).
+
+    ``details`` keeps the results pySHACL nests under a result with ``sh:detail`` (the
+    failure inside an ``sh:node`` shape, at the inner focus node); without it, only the
+    report's own results (``sh:result``), which is what other validators report.
+    """
     from pyshacl import validate
 
     _install_prepared_queries()
     _, results_graph, _ = validate(data, shacl_graph=shapes, inference="none",
                                    advanced=True, allow_warnings=True, inplace=True)
+    names = shape_names(shapes)
     out = []
-    for result in results_graph.subjects(RDF.type, SH.ValidationResult):
+    found = (results_graph.subjects(RDF.type, SH.ValidationResult) if details
+             else results_graph.objects(None, SH.result))
+    for result in found:
         severity = results_graph.value(result, SH.resultSeverity)
         messages = sorted(str(m) for m in results_graph.objects(result, SH.resultMessage))
         out.append(ValidationResult(
@@ -125,10 +179,14 @@ def validate_graph(data: Graph, shapes: Graph, *, graph: str) -> list[Validation
             path=_path(results_graph, results_graph.value(result, SH.resultPath)),
             message="; ".join(messages) or "constraint not satisfied",
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
-            shape=str(results_graph.value(result, SH.sourceShape)),
+            shape=_shape_name(results_graph.value(result, SH.sourceShape), names),
             value=_str(results_graph.value(result, SH.value)),
         ))
     return sorted(set(out))
+
+
+def _shape_name(shape: object, names: dict[object, str]) -> str:
+    return names.get(shape, str(shape))
 
 
 _TYPE = RDF.type

@@ -1,0 +1,141 @@
+"""JSON-LD 1.1 compaction of sorted named graphs with the published, prefix-only context.
+
+The release's ``context.jsonld`` (:func:`alkld.publish.dumps.context_document`) declares
+prefixes only: no ``@vocab``, ``@base``, ``@language``, typed or container terms. For such a
+context the JSON-LD 1.1 compaction algorithm (`JSON-LD 1.1 API §6
+<https://www.w3.org/TR/json-ld11-api/#compaction-algorithms>`_) applied to what pyoxigraph's
+JSON-LD serialiser emits for a sorted graph (the expanded input pyld was given before) comes
+down to:
+
+- an IRI becomes the shortest compact IRI ``prefix:suffix`` over the prefixes whose IRI
+  starts it (ties to the lexicographically least; `IRI Compaction
+  <https://www.w3.org/TR/json-ld11-api/#iri-compaction>`_); a property or datatype IRI equal
+  to a term's IRI becomes that term; otherwise the IRI stays absolute;
+- ``rdf:type`` stays a property with ``{"@id": …}`` values (the serialiser does not use
+  ``@type`` for it); resources are ``{"@id": …}``; an ``xsd:string`` literal is a JSON
+  string; a language-tagged one ``{"@language", "@value"}``; any other ``{"@type", "@value"}``;
+- a property with one value loses its array; the nodes of a graph stay in an ``@graph``
+  array, one node object per subject, subjects and values in the graph's sorted order.
+
+It replaces pyld (~11 ms a graph) for the dumps, and gives the same bytes:
+``tests/test_compact.py`` compares it with pyld's compaction on every graph of the real
+release and of a synthetic one, and expands its output with pyld to the same quads.
+
+>>> import pyoxigraph as ox
+>>> c = GraphCompactor({"ex": "http://example.org/", "@version": 1.1})
+>>> s, p = ox.NamedNode("http://example.org/a"), ox.NamedNode("http://example.org/p")
+>>> c.graph_object("http://example.org/g", [ox.Triple(s, p, ox.Literal("x"))])
+{'@id': 'ex:g', '@graph': [{'@id': 'ex:a', 'ex:p': 'x'}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyoxigraph as ox
+
+__all__ = ["GraphCompactor", "Unsupported"]
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+_GEN_DELIMS = tuple(":/?#[]@")
+_MEMO_LIMIT = 500_000
+
+
+class Unsupported(ValueError):
+    """The context or the data is outside what this compactor implements (use pyld)."""
+
+
+class GraphCompactor:
+    """Compacts named graphs with one prefix-only JSON-LD 1.1 context."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self.prefixes: list[tuple[str, str]] = []
+        self.terms: dict[str, str] = {}
+        for name, value in context.items():
+            if name == "@version":
+                continue
+            if name.startswith("@") or ":" in name:
+                raise Unsupported(f"context key {name!r}: only prefix definitions are supported")
+            if isinstance(value, str):
+                iri, prefix = value, value.endswith(_GEN_DELIMS)
+            elif isinstance(value, dict) and set(value) <= {"@id", "@prefix"}:
+                iri, prefix = value["@id"], bool(value.get("@prefix", False))
+            else:
+                raise Unsupported(f"context term {name!r}: only prefix definitions are supported")
+            self.terms.setdefault(iri, name)
+            if prefix:
+                self.prefixes.append((name, iri))
+        self._names = {name for name, _ in self.prefixes} | set(self.terms.values())
+        self._memo: dict[tuple[str, bool], str] = {}
+
+    def iri(self, iri: str, *, vocab: bool) -> str:
+        """The compacted form of ``iri`` (``vocab``: as a property or datatype)."""
+        key = (iri, vocab)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if vocab and iri in self.terms:
+            out = self.terms[iri]
+        else:
+            out = iri
+            best: str | None = None
+            for name, prefix in self.prefixes:
+                if len(iri) > len(prefix) and iri.startswith(prefix):
+                    candidate = f"{name}:{iri[len(prefix):]}"
+                    if candidate in self._names:
+                        continue
+                    if best is None or (len(candidate), candidate) < (len(best), best):
+                        best = candidate
+            if best is not None:
+                out = best
+            elif iri.split(":", 1)[0] in self._names and "://" not in iri:
+                raise Unsupported(f"{iri!r} would read as a compact IRI")
+        if len(self._memo) > _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = out
+        return out
+
+    def value(self, term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Any:
+        if isinstance(term, ox.NamedNode):
+            return {"@id": self.iri(term.value, vocab=False)}
+        if isinstance(term, ox.BlankNode):
+            return {"@id": f"_:{term.value}"}
+        if isinstance(term, ox.Literal):
+            if term.language:
+                if getattr(term, "direction", None):
+                    raise Unsupported("literals with a base direction")
+                return {"@language": term.language, "@value": term.value}
+            datatype = term.datatype.value
+            if datatype == _XSD_STRING:
+                return term.value
+            return {"@type": self.iri(datatype, vocab=True), "@value": term.value}
+        raise Unsupported(f"term {term!r}")
+
+    def node_id(self, term: object) -> str:
+        if isinstance(term, ox.NamedNode):
+            return self.iri(term.value, vocab=False)
+        if isinstance(term, ox.BlankNode):
+            return f"_:{term.value}"
+        raise Unsupported(f"subject {term!r}")
+
+    def graph_object(self, graph: str, triples: Sequence[ox.Triple]) -> dict[str, Any]:
+        """``{"@id": graph, "@graph": [...]}`` for ``triples`` sorted by (s, p, o)."""
+        nodes: list[dict[str, Any]] = []
+        node: dict[str, Any] | None = None
+        subject: object = None
+        for t in triples:
+            if node is None or t.subject != subject:
+                subject = t.subject
+                node = {"@id": self.node_id(subject)}
+                nodes.append(node)
+            key = self.iri(t.predicate.value, vocab=True)
+            value = self.value(t.object)  # type: ignore[arg-type]
+            have = node.get(key)
+            if have is None:
+                node[key] = value
+            elif isinstance(have, list):
+                have.append(value)
+            else:
+                node[key] = [have, value]
+        return {"@id": self.iri(graph, vocab=False), "@graph": nodes}
