@@ -6,10 +6,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The kgx library lives in its own venv: its pins conflict with .venv's (docs/interop.md).
+KGX_STAMP := .venv-kgx/.installed-stamp
 # Reproducible builds: the release date in void.ttl is the last commit's date.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
-.PHONY: run build serve test install clean
+.PHONY: run build serve test install kgx-venv clean
 
 run: build serve
 
@@ -19,16 +21,23 @@ build: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/alkld serve
 
-test: $(STAMP)
+test: $(STAMP) $(KGX_STAMP)
 	$(BIN)/pytest
 
 install: $(STAMP)
+
+kgx-venv: $(KGX_STAMP)
 
 $(STAMP): pyproject.toml web/assets.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/python scripts/fetch_web_assets.py
+	touch $@
+
+$(KGX_STAMP): tests/kgx-requirements.txt
+	$(PYTHON) -m venv .venv-kgx
+	.venv-kgx/bin/pip install --quiet -r tests/kgx-requirements.txt
 	touch $@
 
 clean:

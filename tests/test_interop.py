@@ -19,6 +19,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from google.protobuf import json_format
 from phenopackets import Phenopacket
 
 from alkld.cli import cli
+from alkld.interop.kgx import prefixes as kgx_prefixes
 from alkld.records import load_record
 
 from .conftest import FIXTURES, ROOT
@@ -348,13 +351,18 @@ def biolink() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def kgx(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, str]],
-                                                           list[dict[str, str]]]:
+def kgx_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("kgx")
     result = run("export", "kgx", "--cases", str(ROOT / "cases"), "--mappings",
                  str(ROOT / "mappings"), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["edges.tsv", "nodes.tsv"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def kgx(kgx_out: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    out = kgx_out
 
     def read(name: str) -> list[dict[str, str]]:
         with (out / name).open(encoding="utf-8", newline="") as f:
@@ -436,3 +444,82 @@ def test_kgx_content(kgx: tuple[list[dict[str, str]], list[dict[str, str]]]) -> 
     levels = {e["knowledge_level"] for e in edges if e["predicate"] != "biolink:mentions"}
     assert levels == {"observation"}
     assert {e["agent_type"] for e in edges} == {"manual_agent"}
+
+
+# --- the kgx library's validator ----------------------------------------------------------
+# kgx runs in its own virtualenv (.venv-kgx, built by `make test` from tests/kgx-requirements.txt:
+# its pins conflict with this venv's), offline: tests/kgx_validate.py points it at this venv's
+# biolink-model schema and prefix map, blocks every socket, and reports any connection tried.
+
+KGX_PYTHON = ROOT / ".venv-kgx" / "bin" / "python"
+
+
+def kgx_validate(directory: Path, *, prefixes: dict[str, str]) -> dict[str, Any]:
+    """kgx's report on ``directory``'s nodes.tsv and edges.tsv, run offline in .venv-kgx."""
+    if not KGX_PYTHON.exists():  # an error, never a skip: the check is part of issue 6
+        pytest.fail(f"{KGX_PYTHON} is missing: run `make kgx-venv` (`make test` builds it)")
+    biolink_model = files("biolink_model")
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[var] = "http://127.0.0.1:9"  # the discard port: any request that gets past fails
+    cmd = [str(KGX_PYTHON), str(ROOT / "tests" / "kgx_validate.py"),
+           "--schema", str(biolink_model / "schema" / "biolink_model.yaml"),
+           "--prefix-map", str(biolink_model / "prefixmaps" / "biolink-model-prefix-map.json"),
+           *(f"--prefix={name}={iri}" for name, iri in prefixes.items()),
+           str(directory / "nodes.tsv"), str(directory / "edges.tsv")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    report: dict[str, Any] = json.loads(proc.stdout)
+    assert report["network"] == [], report["network"]
+    assert report["kgx"] == "2.7.0"
+    assert report["biolink"] == metadata.version("biolink-model")  # the schema given, not bmt's
+    assert proc.returncode == (1 if report["errors"] else 0), proc.stderr[-3000:]
+    return report
+
+
+def test_kgx_library_validates_the_export(kgx_out: Path) -> None:
+    """kgx's Validator (what `kgx validate --input-format tsv` runs) reports nothing at all."""
+    report = kgx_validate(kgx_out, prefixes=kgx_prefixes())
+    assert report["errors"] == {}
+
+
+def test_kgx_library_reports_unknown_prefixes_categories_and_predicates(
+        kgx_out: Path, tmp_path: Path) -> None:
+    """The same validator is not toothless offline: without alkld's prefixes in its context,
+    and on a copy given a mixin category and a predicate not in Biolink, it says so."""
+    nodes = (kgx_out / "nodes.tsv").read_text(encoding="utf-8")
+    edges = (kgx_out / "edges.tsv").read_text(encoding="utf-8")
+    assert "\tbiolink:Gene\t" in nodes and "\tbiolink:applied_to_treat\t" in edges
+    (tmp_path / "nodes.tsv").write_text(
+        nodes.replace("\tbiolink:Gene\t", "\tbiolink:GeneProduct\t"), encoding="utf-8")
+    (tmp_path / "edges.tsv").write_text(
+        edges.replace("\tbiolink:applied_to_treat\t", "\tbiolink:diagnosed_with\t"),
+        encoding="utf-8")
+    errors = kgx_validate(tmp_path, prefixes={})["errors"]
+    assert set(errors) == {"ERROR"}
+    errors = errors["ERROR"]
+    assert set(errors) == {"INVALID_CATEGORY", "INVALID_EDGE_PREDICATE",
+                           "INVALID_NODE_PROPERTY_VALUE", "INVALID_EDGE_PROPERTY_VALUE"}
+    assert list(errors["INVALID_CATEGORY"]) == [
+        "Category 'GeneProduct' is unknown in the current Biolink Model"]
+    assert list(errors["INVALID_EDGE_PREDICATE"]) == [
+        "Edge predicate 'diagnosed_with' is not in Biolink Model"]
+    unknown = {re.search(r"CURIE prefix '([^']+)'", message)[1]  # type: ignore[index]
+               for kind in ("INVALID_NODE_PROPERTY_VALUE", "INVALID_EDGE_PROPERTY_VALUE")
+               for message in errors[kind]}
+    assert unknown == set(kgx_prefixes()) == OWN_PREFIXES
+
+
+def test_kgx_validate_guard_blocks_unpatched_kgx() -> None:
+    """The socket guard bites: kgx imported without the local schema tries GitHub, is refused,
+    and the attempt is recorded (so an empty ``network`` above means none was made)."""
+    if not KGX_PYTHON.exists():
+        pytest.fail(f"{KGX_PYTHON} is missing: run `make kgx-venv` (`make test` builds it)")
+    code = ("import json, kgx_validate as k\n"
+            "k._block_network()\n"
+            "try:\n    import kgx.utils.kgx_utils\nexcept Exception:\n    pass\n"
+            "print(json.dumps(k.ATTEMPTS))\n")
+    proc = subprocess.run([str(KGX_PYTHON), "-c", code], cwd=ROOT / "tests", capture_output=True,
+                          text=True, timeout=300, check=True)
+    attempts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert attempts and "raw.githubusercontent.com" in attempts[0], attempts

@@ -30,7 +30,8 @@ node is its PMID, else ``alkld.pub:<document key>`` with the DOI as ``xref`` (KG
 ``/`` in a CURIE's local part, so a DOI cannot be a node id; it stays in ``publications``).
 alkld's own nodes use ``alkld.case:``, ``alkld.pub:`` and, for local concepts, ``alkld:``,
 which expand under the release's base IRI (``<base>case/``, ``<base>pub/``) and the alkld
-ontology; Biolink's prefix map does not know them, so ``kgx validate`` reports them.
+ontology (:func:`prefixes`). Biolink's prefix map does not know them: a KGX consumer adds
+them to its JSON-LD context, as ``tests/test_interop.py`` does when it runs kgx's validator.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from alkld.interop.phenopackets import _write_atomic, locate
 from alkld.mapping.tables import TermMapper
 from alkld.records.loader import LoadedRecord
 from alkld.records.model import Case, CaseRecord, DiagnosisStatus, FusionStatus
-from alkld.vocab import DEFAULT_BASE
+from alkld.vocab import ALKLD, DEFAULT_BASE
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -56,6 +57,7 @@ __all__ = [
     "Edge",
     "KnowledgeGraph",
     "Node",
+    "prefixes",
     "to_kgx",
     "write_kgx",
 ]
@@ -67,6 +69,18 @@ INFORES = "infores:alkld"
 NODE_COLUMNS = ("id", "category", "name", "description", "xref", "iri", "provided_by")
 EDGE_COLUMNS = ("id", "subject", "predicate", "object", "negated", "knowledge_level",
                 "agent_type", "primary_knowledge_source", "publications", "description")
+
+
+def prefixes(base: str = DEFAULT_BASE) -> dict[str, str]:
+    """The CURIE prefixes of alkld's own nodes in the export, and the IRIs they expand to.
+
+    None is in Biolink's prefix map; a consumer adds them to its JSON-LD context.
+
+    >>> prefixes()["alkld.case"]
+    'https://w3id.org/alkld/case/'
+    """
+    return {"alkld": str(ALKLD), "alkld.case": f"{base}case/", "alkld.pub": f"{base}pub/"}
+
 
 #: alkld CURIE prefix → the Biolink Model's spelling of the same prefix.
 _BIOLINK_PREFIX = {"pubchem.compound": "PUBCHEM.COMPOUND"}
