@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
@@ -106,6 +106,16 @@ class Outcome:
             object.__setattr__(self, "_etag", cached)
         return cached
 
+    def gzipped(self) -> bytes:
+        """The body gzipped (level 5), computed once per outcome."""
+        cached = self.__dict__.get("_gzip")
+        if cached is None:
+            import gzip
+
+            cached = gzip.compress(self.body, compresslevel=5, mtime=0)
+            object.__setattr__(self, "_gzip", cached)
+        return cached
+
 
 # --- static checks on the query text -------------------------------------------------------
 
@@ -147,6 +157,32 @@ def is_update(text: str) -> bool:
     """
     blank = _blank_out(text)
     return bool(_UPDATE.search(re.sub(r"[?$]\w+", " ", blank))) and not _FORM.search(blank)
+
+
+class QueryShape(NamedTuple):
+    """What :func:`inspect_query` finds in a query text, before any parser runs."""
+
+    #: ``SELECT``, ``ASK``, ``CONSTRUCT``, ``DESCRIBE``, or ``None`` (not a query).
+    form: str | None
+    #: A SPARQL Update request (:func:`is_update`).
+    update: bool
+    #: The endpoints its ``SERVICE`` clauses name (:func:`service_iris`).
+    services: list[str]
+
+
+def inspect_query(text: str) -> QueryShape:
+    """:func:`query_form`, :func:`is_update` and :func:`service_iris` in one pass.
+
+    >>> inspect_query('SELECT * { SERVICE <http://ex/sparql> { ?s ?p "INSERT" } }')
+    QueryShape(form='SELECT', update=False, services=['http://ex/sparql'])
+    >>> inspect_query('DROP ALL')
+    QueryShape(form=None, update=True, services=[])
+    """
+    blank = _blank_out(text)
+    match = _FORM.search(blank)
+    update = match is None and bool(_UPDATE.search(re.sub(r"[?$]\w+", " ", blank)))
+    services = service_iris(text) if "SERVICE" in text.upper() else []
+    return QueryShape(match.group(1).upper() if match else None, update, services)
 
 
 def service_iris(text: str) -> list[str]:
@@ -243,6 +279,78 @@ def _solutions(results: Any, fmt: str, cap: int) -> tuple[bytes, bool, int]:
     return buffer.getvalue().encode(), truncated, len(rows)
 
 
+_NATIVE_RESULTS = {
+    "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
+}
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+class _OverCap(Exception):
+    """The native serialiser's output may hold more rows than the cap."""
+
+
+class _CapSink:
+    """Collects what oxigraph's results serialiser writes; stops it past a bound.
+
+    ``mark`` occurs at least once per row (``{`` in JSON, ``<result>`` in XML, a newline in
+    CSV and TSV), so more marks than ``limit`` means the result may be over the cap.
+    """
+
+    __slots__ = ("limit", "mark", "marks", "parts")
+
+    def __init__(self, mark: bytes, limit: int) -> None:
+        self.parts: list[bytes] = []
+        self.mark = mark
+        self.marks = 0
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(data)
+        self.marks += data.count(self.mark)
+        if self.marks > self.limit:
+            raise _OverCap
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
+
+def _native_solutions(results: ox.QuerySolutions, fmt: str, cap: int) -> tuple[bytes, int] | None:
+    """The results serialised by oxigraph itself if they fit under ``cap``, else ``None``.
+
+    Returns the body and its row count (-1: not counted, but certainly under the cap).
+    ``None`` means the result is, or may be, over the cap: the caller runs the query again
+    through :func:`_solutions`, which cuts it and says so.
+    """
+    width = len(results.variables)
+    if fmt == "json":  # {"head":{…},"results":{"bindings":[ … ]}}: 3 braces, ≥ 1 a row
+        sink = _CapSink(b"{", 3 + cap * (1 + width))
+    elif fmt == "xml":  # markup only: literals escape "<"
+        sink = _CapSink(b"<result>", cap)
+    else:  # header line, then ≥ 1 line a row (exactly one in TSV)
+        sink = _CapSink(b"\n", cap + 1)
+    try:
+        results.serialize(sink, format=_NATIVE_RESULTS[fmt])  # type: ignore[arg-type]
+    except _OverCap:
+        return None
+    body = b"".join(sink.parts)
+    if fmt == "json":
+        if body.count(b"{") - 3 <= cap:
+            return body, -1
+        structure = _JSON_STRING.sub(b"", body)  # rows begin "[{" or ",{" once strings go
+        rows = structure.count(b"[{") + structure.count(b",{")
+    elif fmt == "xml":
+        rows = body.count(b"<result>")
+    elif fmt == "tsv":
+        rows = body.count(b"\n") - 1
+    else:
+        rows = body.count(b"\n") - 1
+        if rows > cap:  # a quoted field may hold newlines: count again the slow way
+            return None
+    return (body, rows) if rows <= cap else None
+
+
 def _boolean(value: bool, fmt: str) -> bytes:
     word = "true" if value else "false"
     if fmt == "json":
@@ -255,11 +363,53 @@ def _boolean(value: bool, fmt: str) -> bytes:
     return f"?_askResult\n{word}\n".encode()
 
 
+def _dumps_sorted(doc: Any) -> bytes:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson comes with the server extra
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+#: id(context) → (context, its compactor or None when pyld must do it); contexts are few.
+_COMPACTORS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _compactor(context: dict[str, Any]) -> Any:
+    from alkld.publish.jsonld_fast import PrefixCompactor, Unsupported
+
+    cached = _COMPACTORS.get(id(context))
+    if cached is not None and cached[0] is context:
+        return cached[1]
+    try:
+        compactor: Any = PrefixCompactor(context)
+    except Unsupported:
+        compactor = None
+    if len(_COMPACTORS) > 64:
+        _COMPACTORS.clear()
+    _COMPACTORS[id(context)] = (context, compactor)
+    return compactor
+
+
 def compact_jsonld(triples: Iterable[ox.Triple], context: dict[str, Any]) -> bytes:
-    """Triples as JSON-LD 1.1 compacted with the published context (pyld)."""
+    """Triples as JSON-LD 1.1 compacted with the published context.
+
+    A prefix-only context (the published one) is compacted directly by
+    :class:`alkld.publish.jsonld_fast.PrefixCompactor` (the same document as pyld's, ~25×
+    faster); any other context, or data that writer does not model, goes through pyld.
+    """
+    from alkld.publish.jsonld_fast import Unsupported
+
+    triples = list(triples)
+    compactor = _compactor(context)
+    if compactor is not None:
+        try:
+            return _dumps_sorted(compactor.document(triples))
+        except Unsupported:
+            pass
     from pyld import jsonld
 
-    expanded = json.loads(ox.serialize(list(triples), format=ox.RdfFormat.JSON_LD) or b"[]")
+    expanded = json.loads(ox.serialize(triples, format=ox.RdfFormat.JSON_LD) or b"[]")
     compacted = jsonld.compact(expanded, context, {"processingMode": "json-ld-1.1"})
     return json.dumps(compacted, ensure_ascii=False, sort_keys=True).encode()
 
@@ -274,46 +424,60 @@ def graph_body(triples: list[ox.Triple], fmt: str, *, prefixes: dict[str, str],
     return ox.serialize(triples, format=oxf, prefixes=use_prefixes) or b""
 
 
+_UNION: dict[str, Any] = {"use_default_graph_as_union": True}
+
+
 def execute(store: ox.Store, text: str, fmt: str | None, *, cap: int,
             prefixes: dict[str, str], context: dict[str, Any],
             default_graph_uris: list[str] | None = None,
-            named_graph_uris: list[str] | None = None) -> Outcome:
-    """Run a query on ``store``; return the serialised, capped result."""
-    form = query_form(text)
-    kwargs: dict[str, Any] = {}
-    if default_graph_uris:
-        kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
-    else:
-        kwargs["use_default_graph_as_union"] = True
-    if named_graph_uris:
-        kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
-    from alkld.store.remote_read import (
-        RemoteBoolean,
-        RemoteQueryError,
-        RemoteSolutions,
-        RemoteTimeout,
-    )
+            named_graph_uris: list[str] | None = None, form: str | None = None) -> Outcome:
+    """Run a query on ``store``; return the serialised, capped result.
 
+    ``form`` is the query's :func:`query_form` when the caller knows it already.
+    """
+    form = form or query_form(text)
+    kwargs: dict[str, Any] = _UNION
+    if default_graph_uris or named_graph_uris:
+        kwargs = {}
+        if default_graph_uris:
+            kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
+        else:
+            kwargs["use_default_graph_as_union"] = True
+        if named_graph_uris:
+            kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
     try:
         results = store.query(text, **kwargs)
-    except RemoteTimeout as e:
-        raise QueryTimeout(str(e)) from e
-    except RemoteQueryError as e:
+    except (SyntaxError, OSError, ValueError) as e:
         raise QueryError(str(e)) from e
-    except SyntaxError as e:
-        raise QueryError(str(e)) from e
-    except (OSError, ValueError) as e:
-        raise QueryError(str(e)) from e
-    if isinstance(results, RemoteBoolean):
+    except Exception as e:
+        from alkld.store.remote_read import RemoteQueryError, RemoteTimeout
+
+        if isinstance(e, RemoteTimeout):
+            raise QueryTimeout(str(e)) from e
+        if isinstance(e, RemoteQueryError):
+            raise QueryError(str(e)) from e
+        raise
+    if isinstance(results, ox.QuerySolutions):
         fmt = fmt or "json"
-        return Outcome(_boolean(bool(results), fmt), FORMAT_MEDIA[fmt], form)
-    if isinstance(results, ox.QuerySolutions | RemoteSolutions):
-        fmt = fmt or "json"
-        body, truncated, n = _solutions(results, fmt, cap)
-        return Outcome(body, FORMAT_MEDIA[fmt], form, truncated, n)
+        native = _native_solutions(results, fmt, cap)
+        if native is not None:
+            return Outcome(native[0], FORMAT_MEDIA[fmt], form, False, native[1])
+        results = store.query(text, **kwargs)  # over the cap: again, cut by _solutions
     if isinstance(results, ox.QueryBoolean):
         fmt = fmt or "json"
         return Outcome(_boolean(bool(results), fmt), FORMAT_MEDIA[fmt], form)
+    solutions = isinstance(results, ox.QuerySolutions)
+    if not solutions and not isinstance(results, ox.QueryTriples):  # a remote store's
+        from alkld.store.remote_read import RemoteBoolean, RemoteSolutions
+
+        if isinstance(results, RemoteBoolean):
+            fmt = fmt or "json"
+            return Outcome(_boolean(bool(results), fmt), FORMAT_MEDIA[fmt], form)
+        solutions = isinstance(results, RemoteSolutions)
+    if solutions:
+        fmt = fmt or "json"
+        body, truncated, n = _solutions(results, fmt, cap)
+        return Outcome(body, FORMAT_MEDIA[fmt], form, truncated, n)
     fmt = fmt or "ttl"
     triples: list[ox.Triple] = []
     truncated = False
@@ -342,7 +506,8 @@ def _worker(conn: Connection, store_path: str, prefixes: dict[str, str],
             outcome: Any = execute(store, request["query"], request["format"],
                                    cap=request["cap"], prefixes=prefixes, context=context,
                                    default_graph_uris=request.get("default"),
-                                   named_graph_uris=request.get("named"))
+                                   named_graph_uris=request.get("named"),
+                                   form=request.get("form"))
         except QueryError as e:
             outcome = ("error", str(e))
         except Exception as e:  # noqa: BLE001 - reported to the client as a 500
@@ -369,7 +534,8 @@ class RemotePool:
         return execute(self.store, request["query"], request["format"], cap=request["cap"],
                        prefixes=self.prefixes, context=self.context,
                        default_graph_uris=request.get("default"),
-                       named_graph_uris=request.get("named"))
+                       named_graph_uris=request.get("named"),
+                       form=request.get("form"))
 
     def close(self) -> None:
         """Nothing to stop."""
