@@ -166,6 +166,149 @@ def test_row_cap_is_never_silent(server):
     assert b"row cap" in r.content and r.content.count(b"<result>") == 50
     small = requests.get(server + "/sparql", params={"query": q + " LIMIT 5"}, timeout=30)
     assert "X-Alkld-Truncated" not in small.headers
+    for media, header_lines in (("text/csv", 1), ("text/tab-separated-values", 1)):
+        r = requests.get(server + "/sparql", params={"query": q}, headers={"Accept": media},
+                         timeout=30)
+        assert r.headers["X-Alkld-Truncated"] == "true"
+        assert "row cap" in r.headers["Warning"]
+        assert len(r.text.splitlines()) == 50 + header_lines
+
+
+def _raw_exchange(url: str, data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send ``data`` as is on one connection; read every response until the server closes."""
+    import socket
+
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(data)
+        buffer = b""
+        while chunk := sock.recv(65536):
+            buffer += chunk
+    replies = []
+    while buffer:
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size_line, _, buffer = buffer.partition(b"\r\n")
+                size = int(size_line, 16)
+                body, buffer = body + buffer[:size], buffer[size + 2:]
+                if size == 0:
+                    break
+        else:
+            length = int(headers.get("content-length", "0"))
+            body, buffer = buffer[:length], buffer[length:]
+        replies.append((int(status_line.split()[1]), headers, body))
+    return replies
+
+
+def test_pipelined_requests_are_answered_in_order(server):
+    ask = urllib.parse.quote(f"ASK {{ <{CASE}> ?p ?o }}")
+    data = (f"GET /sparql?query={ask} HTTP/1.1\r\nHost: x\r\n"
+            "Accept: application/sparql-results+xml\r\n\r\n"
+            "GET /.well-known/void HTTP/1.1\r\nHost: x\r\nAccept: text/turtle\r\n\r\n"
+            f"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+            f"Accept: application/sparql-results+json\r\n"
+            f"Content-Length: {len(COUNT_IHC.encode())}\r\n\r\n{COUNT_IHC}"
+            "GET /sparql HTTP/1.1\r\nHost: x\r\nAccept: text/turtle\r\n"
+            "Connection: close\r\n\r\n").encode()
+    (a, b, c, d) = _raw_exchange(server, data)
+    assert a[0] == 200 and b"<boolean>true</boolean>" in a[2]
+    assert b[0] == 200 and b[1]["content-type"].startswith("text/turtle") and b"void:" in b[2]
+    assert c[0] == 200 and len(json.loads(c[2])["results"]["bindings"]) > 20
+    assert d[0] == 200 and b"sparql-service-description" in d[2]
+    assert d[1]["connection"] == "close"
+
+
+def test_chunked_request_bodies(server):
+    body = COUNT_IHC.encode()
+    chunks = b"".join(b"%x\r\n%b\r\n" % (len(body[i:i + 50]), body[i:i + 50])
+                      for i in range(0, len(body), 50)) + b"0\r\n\r\n"
+    head = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+            b"Accept: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    ((status, headers, answer),) = _raw_exchange(server, head + chunks)
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert answer.startswith(b"marker,result")
+    big = b"SELECT * WHERE { ?s ?p ?o } #" + b"x" * 30_000
+    chunks = b"".join(b"%x\r\n%b\r\n" % (len(big[i:i + 4096]), big[i:i + 4096])
+                      for i in range(0, len(big), 4096)) + b"0\r\n\r\n"
+    ((status, _, _),) = _raw_exchange(server, head + chunks)
+    assert status == 413
+
+
+def test_results_are_gzipped_when_asked_and_cached_per_format(server):
+    q = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 40"
+    session = requests.Session()
+    for _ in range(2):  # the second round comes from the caches
+        for media, marker in (("application/sparql-results+json", b'"bindings"'),
+                              ("application/sparql-results+xml", b"<results>"),
+                              ("text/csv", b"s,p,o")):
+            raw = session.get(server + "/sparql", params={"query": q}, stream=True,
+                              headers={"Accept": media, "Accept-Encoding": "gzip"},
+                              timeout=30)
+            assert raw.headers["content-encoding"] == "gzip"
+            assert raw.headers["content-type"].startswith(media)
+            body = gzip.decompress(raw.raw.read())
+            assert marker in body
+            plain = session.get(server + "/sparql", params={"query": q}, timeout=30,
+                                headers={"Accept": media, "Accept-Encoding": "identity"})
+            assert "content-encoding" not in plain.headers and plain.content == body
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def test_a_timed_out_query_stops_with_its_worker_process(release):
+    """The worker that ran the query is gone (the work stopped); a new one takes its place."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, free_port
+
+    _, out = release
+    expensive = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "alkld", "serve", "--out", str(out),
+                             "--port", str(port), "--queries", str(ROOT / "queries"),
+                             "--workers", "2", "--timeout", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 or not _answers(url):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        before = _children(proc.pid)
+        assert len(before) == 2
+        started = time.monotonic()
+        r = requests.get(url + "/sparql", params={"query": expensive}, timeout=30)
+        assert r.status_code == 503 and "1 s timeout" in r.text
+        assert time.monotonic() - started < 5
+        deadline = time.monotonic() + 10
+        while not (before - _children(proc.pid)) or len(_children(proc.pid)) < 2:
+            assert time.monotonic() < deadline, "the worker was not replaced"
+            time.sleep(0.1)  # the worker exits after its 503, the supervisor forks another
+        (gone,) = before - _children(proc.pid)
+        assert not Path(f"/proc/{gone}").exists()  # exited and reaped: its query stopped
+        for _ in range(4):
+            ok = requests.get(url + "/sparql", params={"query": "ASK { ?s ?p ?o }"},
+                              headers={"Accept": "application/sparql-results+json"}, timeout=30)
+            assert ok.json()["boolean"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in before)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url + "/sparql?query=ASK%7B%7D", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def test_oversized_body_is_413(server):

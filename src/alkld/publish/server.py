@@ -18,8 +18,7 @@ import hashlib
 import json
 import logging
 import urllib.parse
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,21 +39,9 @@ from alkld.errors import ConfigurationError
 from alkld.publish import pages
 from alkld.publish.dumps import context_document, prefixes_for
 from alkld.publish.negotiate import negotiate
-from alkld.publish.sparql import (
-    FORMAT_MEDIA,
-    GRAPH_FORMATS,
-    RESULT_FORMATS,
-    Outcome,
-    QueryError,
-    QueryPool,
-    QueryTimeout,
-    graph_body,
-    is_update,
-    query_form,
-    service_iris,
-)
+from alkld.publish.protocol import Lru, SparqlEndpoint, not_modified
+from alkld.publish.sparql import FORMAT_MEDIA, GRAPH_FORMATS, Outcome, QueryPool, graph_body
 from alkld.queries import list_queries
-from alkld.store.remote_read import RemoteError
 
 __all__ = ["ServerSettings", "create_app"]
 
@@ -75,11 +62,6 @@ DOC_FORMATS: dict[str, tuple[str, str]] = {
     "application/trig": ("trig", "trig"),
 }
 _SUFFIX = {suffix: media for media, (_, suffix) in DOC_FORMATS.items()}
-_FORMAT_PARAM = {
-    "json": "json", "xml": "xml", "csv": "csv", "tsv": "tsv", "ttl": "ttl", "turtle": "ttl",
-    "nt": "nt", "ntriples": "nt", "nq": "nq", "nquads": "nq", "trig": "trig",
-    "rdfxml": "rdfxml", "xml-rdf": "rdfxml", "jsonld": "jsonld", "json-ld": "jsonld",
-}
 _DUMP_MEDIA = {
     ".trig": "application/trig", ".nq": "application/n-quads", ".ttl": "text/turtle",
     ".jsonld": "application/ld+json", "": "text/plain; charset=utf-8",
@@ -99,44 +81,11 @@ class ServerSettings:
     max_body: int = 1_000_000
     allow_service: tuple[str, ...] = ()
     workers: int = 2
-    result_cache: int = 4096
+    result_cache: int = 65_536
     store_path: Path | None = None
     #: A remote SPARQL 1.1 query endpoint to serve instead of the embedded store.
     store_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class _Lru(OrderedDict[Any, Any]):
-    """A least-recently-used cache bounded by entries and by the bytes of its values."""
-
-    def __init__(self, size: int, max_bytes: int = 128 << 20) -> None:
-        super().__init__()
-        self.size = size
-        self.max_bytes = max_bytes
-        self.bytes = 0
-
-    @staticmethod
-    def _weight(value: Any) -> int:
-        body = getattr(value, "body", value)
-        return len(body) if isinstance(body, bytes | str) else 0
-
-    def get_or(self, key: Any) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        weight = self._weight(value)
-        if self.size <= 0 or weight > self.max_bytes // 16:
-            return
-        if key in self:
-            self.bytes -= self._weight(self.pop(key))
-        self[key] = value
-        self.bytes += weight
-        while len(self) > self.size or self.bytes > self.max_bytes:
-            _, old = self.popitem(last=False)
-            self.bytes -= self._weight(old)
 
 
 class Release:
@@ -205,18 +154,7 @@ def _quote_path(path: str) -> str:
 # --- responses -------------------------------------------------------------------------------
 
 def _not_modified(request: Request, etag: str, release: Release) -> bool:
-    inm = request.headers.get("if-none-match")
-    if inm is not None:
-        tags = {t.strip() for t in inm.split(",")}
-        return "*" in tags or etag in tags or etag.removeprefix("W/") in tags
-    ims = request.headers.get("if-modified-since")
-    if ims:
-        try:
-            when = email.utils.parsedate_to_datetime(ims).timestamp()
-        except (TypeError, ValueError):
-            return False
-        return release.modified_ts <= when
-    return False
+    return not_modified(request.headers, etag, release.modified_ts)
 
 
 def respond(request: Request, body: bytes, media: str, *, status: int = 200,
@@ -261,124 +199,24 @@ class _TooLarge(Exception):
     pass
 
 
-def _choose_format(request: Request, form: str, param: str | None) -> str | None:
-    offers = RESULT_FORMATS if form in ("SELECT", "ASK") else GRAPH_FORMATS
-    if param:
-        key = _FORMAT_PARAM.get(param.lower()) or offers.get(param.lower())
-        return key if key in offers.values() else None
-    media = negotiate(request.headers.get("accept"), list(offers))
-    return offers[media] if media else None
-
-
-def _allowed_service(iri: str, allow: tuple[str, ...]) -> bool:
-    host = urllib.parse.urlsplit(iri).netloc.lower()
-    return bool(host) and any(host == a.lower() or iri.startswith(a) for a in allow)
-
-
 async def sparql(request: Request) -> Response:
-    """SPARQL 1.1 Protocol: query via GET, POST urlencoded, POST direct."""
+    """SPARQL 1.1 Protocol: query via GET, POST urlencoded, POST direct (see :mod:`.protocol`).
+
+    The pre-fork server answers ``/sparql`` itself; this route serves it when the app runs
+    under another ASGI server (``alkld serve --store URL``). Gzip is left to the middleware.
+    """
     settings: ServerSettings = request.app.state.settings
-    params = dict(request.query_params)
-    default_graphs = request.query_params.getlist("default-graph-uri")
-    named_graphs = request.query_params.getlist("named-graph-uri")
-    text: str | None = params.get("query")
+    endpoint: SparqlEndpoint = request.app.state.endpoint
+    body = b""
     if request.method == "POST":
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             body = await _read_body(request, settings.max_body)
         except _TooLarge:
             return _problem(413, f"request body over the limit of {settings.max_body} bytes")
-        if ctype == "application/sparql-update":
-            return _problem(403, "SPARQL Update is not allowed: this endpoint is read-only")
-        if ctype == "application/sparql-query":
-            text = body.decode("utf-8", errors="replace")
-        elif ctype == "application/x-www-form-urlencoded":
-            form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
-            if "update" in form:
-                return _problem(403, "SPARQL Update is not allowed: this endpoint is read-only")
-            text = (form.get("query") or [None])[0]
-            default_graphs += form.get("default-graph-uri", [])
-            named_graphs += form.get("named-graph-uri", [])
-            params.update({k: v[0] for k, v in form.items() if k == "format"})
-        else:
-            return _problem(415, "expected application/sparql-query or "
-                                 "application/x-www-form-urlencoded")
-    elif "update" in params:
-        return _problem(403, "SPARQL Update is not allowed: this endpoint is read-only")
-    if text is None:
-        return service_description(request)
-    if len(text.encode()) > settings.max_body:
-        return _problem(413, f"query over the limit of {settings.max_body} bytes")
-    if is_update(text):
-        return _problem(403, "SPARQL Update is not allowed: this endpoint is read-only")
-    for iri in service_iris(text):
-        if not _allowed_service(iri, settings.allow_service):
-            return _problem(403, f"SERVICE <{iri}> is not allowed: the server's allow-list "
-                                 "does not name that host (alkld serve --allow-service)")
-    try:
-        form = query_form(text)
-    except QueryError as e:
-        return _problem(400, f"query syntax error: {e}")
-    fmt = _choose_format(request, form, params.get("format"))
-    if fmt is None:
-        offers = RESULT_FORMATS if form in ("SELECT", "ASK") else GRAPH_FORMATS
-        return _problem(406, "no acceptable format; offered: " + ", ".join(offers))
-    req = {"query": text, "format": fmt, "cap": settings.row_cap,
-           "default": default_graphs or None, "named": named_graphs or None}
-    key = (text, fmt, tuple(default_graphs), tuple(named_graphs))
-    cache: _Lru = request.app.state.results
-    outcome: Outcome | None = cache.get_or(key)
-    if outcome is None:
-        pool: QueryPool = request.app.state.pool
-        try:
-            outcome = await anyio.to_thread.run_sync(pool.run, req, settings.timeout)
-        except QueryError as e:
-            return _problem(400, f"query syntax error: {e}")
-        except QueryTimeout as e:
-            return _problem(503, str(e))
-        except RemoteError as e:
-            return _problem(502, str(e))
-        cache.put(key, outcome)
-    headers = {}
-    if outcome.truncated:
-        headers["X-Alkld-Truncated"] = "true"
-        headers["X-Alkld-Row-Cap"] = str(settings.row_cap)
-        headers["Warning"] = (f'199 alkld "result cut at the row cap of {settings.row_cap} '
-                              'rows"')
-    return respond(request, outcome.body, outcome.media_type, headers=headers,
-                   etag=outcome.etag)
-
-
-def service_description(request: Request) -> Response:
-    """SPARQL 1.1 Service Description of the endpoint, with the named graphs."""
-    release: Release = request.app.state.release
-    endpoint = str(request.url_for("sparql"))
-    sd = "http://www.w3.org/ns/sparql-service-description#"
-    store = ox.Store()
-    svc = ox.NamedNode(endpoint)
-    ds = ox.BlankNode("dataset")
-    add = store.add
-    t = ox.NamedNode(_RDF_TYPE)
-    add(ox.Quad(svc, t, ox.NamedNode(sd + "Service")))
-    add(ox.Quad(svc, ox.NamedNode(sd + "endpoint"), svc))
-    for lang in ("SPARQL11Query",):
-        add(ox.Quad(svc, ox.NamedNode(sd + "supportedLanguage"), ox.NamedNode(sd + lang)))
-    for media in list(RESULT_FORMATS)[:4] + list(GRAPH_FORMATS):
-        add(ox.Quad(svc, ox.NamedNode(sd + "resultFormat"), ox.Literal(media)))
-    add(ox.Quad(svc, ox.NamedNode(sd + "feature"), ox.NamedNode(sd + "UnionDefaultGraph")))
-    add(ox.Quad(svc, ox.NamedNode(sd + "defaultDataset"), ds))
-    add(ox.Quad(ds, t, ox.NamedNode(sd + "Dataset")))
-    add(ox.Quad(ds, ox.NamedNode("http://rdfs.org/ns/void#inDataset"),
-                ox.NamedNode(release.base + "dataset")))
-    for g in release.graphs:
-        ng = ox.BlankNode("g" + hashlib.sha1(g.encode()).hexdigest()[:12])  # noqa: S324
-        add(ox.Quad(ds, ox.NamedNode(sd + "namedGraph"), ng))
-        add(ox.Quad(ng, ox.NamedNode(sd + "name"), ox.NamedNode(g)))
-    triples = [q.triple for q in store]
-    media = negotiate(request.headers.get("accept"), [m for m in GRAPH_FORMATS]) or "text/turtle"
-    fmt = GRAPH_FORMATS[media]
-    body = graph_body(triples, fmt, prefixes={"sd": sd}, context=release.context)
-    return respond(request, body, FORMAT_MEDIA[fmt])
+    reply = await anyio.to_thread.run_sync(lambda: endpoint.handle(
+        request.method, request.url.query, request.headers, body,
+        endpoint=str(request.url_for("sparql")), compress=False))
+    return Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
 
 
 # --- linked data -------------------------------------------------------------------------------
@@ -445,7 +283,7 @@ async def document(request: Request) -> Response:
         if media is None:
             return _problem(406, "no acceptable format; offered: " + ", ".join(DOC_FORMATS))
     fmt = DOC_FORMATS[media][0]
-    cache: _Lru = request.app.state.docs
+    cache: Lru = request.app.state.docs
     key = (iri, fmt)
     body = cache.get_or(key)
     if body is None:
@@ -714,8 +552,16 @@ async def query_page(request: Request) -> Response:
 
 # --- application -------------------------------------------------------------------------------
 
-def create_app(settings: ServerSettings) -> Starlette:
-    """The ASGI application over the release in ``settings.out``."""
+def create_app(settings: ServerSettings, *,
+               run: Callable[[dict[str, Any], float], Outcome] | None = None) -> Starlette:
+    """The ASGI application over the release in ``settings.out``.
+
+    ``run(request, timeout)`` executes ``/sparql`` queries; by default the app's lifespan
+    starts a :class:`~alkld.publish.sparql.QueryPool` of killable worker processes (or a
+    :class:`~alkld.publish.sparql.RemotePool` for ``settings.store_url``). The pre-fork
+    server (:mod:`alkld.publish.httpd`) passes its own and answers ``/sparql`` through
+    ``app.state.endpoint`` without Starlette.
+    """
     release = Release(settings)
     env = Environment(loader=PackageLoader("alkld.publish", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
@@ -724,6 +570,9 @@ def create_app(settings: ServerSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if run is not None:
+            yield
+            return
         if settings.store_url:
             from alkld.publish.sparql import RemotePool
 
@@ -737,6 +586,9 @@ def create_app(settings: ServerSettings) -> Starlette:
             yield
         finally:
             app.state.pool.close()
+
+    def pooled(request: dict[str, Any], timeout: float) -> Outcome:
+        return app.state.pool.run(request, timeout)  # type: ignore[no-any-return]
 
     static = Path(__file__).parent / "static"
     routes = [
@@ -763,6 +615,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     app.state.settings = settings
     app.state.release = release
     app.state.templates = env
-    app.state.results = _Lru(settings.result_cache)
-    app.state.docs = _Lru(512)
+    app.state.endpoint = SparqlEndpoint(release, settings, run=run or pooled,
+                                        cache=Lru(settings.result_cache))
+    app.state.docs = Lru(512)
     return app

@@ -30,26 +30,36 @@ log = logging.getLogger(__name__)
 @click.option("--allow-service", multiple=True, metavar="HOST",
               help="A host SERVICE clauses may call (repeatable); none by default.")
 @click.option("--workers", default=max(1, os.cpu_count() or 1), show_default=True,
-              type=click.IntRange(min=1), help="Query worker processes.")
+              type=click.IntRange(min=1),
+              help="Server processes, each answering HTTP and running its queries.")
 @click.option("--store", "store_url", metavar="URL",
               help="Serve a remote SPARQL 1.1 query endpoint (filled by `alkld publish`) "
                    "instead of the embedded store; credentials from ALKLD_STORE_USER and "
                    "ALKLD_STORE_PASSWORD.")
-@click.option("--result-cache", default=4096, show_default=True, type=click.IntRange(min=0),
-              help="Finished query results kept in memory, at most 128 MB (0 = none).")
+@click.option("--result-cache", default=65_536, show_default=True, type=click.IntRange(min=0),
+              help="Finished query results kept in memory by each worker, at most 128 MB "
+                   "(0 = none).")
 def serve_command(host: str, port: int, out: Path, queries: Path, timeout: float, row_cap: int,
                   max_body: int, allow_service: tuple[str, ...], workers: int,
                   store_url: str | None, result_cache: int) -> None:
     """Serve the release in OUT at http://HOST:PORT/ until interrupted."""
-    import uvicorn
-
-    from alkld.publish.server import ServerSettings, create_app
+    from alkld.publish.server import ServerSettings
 
     settings = ServerSettings(out=out, queries=queries, timeout=timeout, row_cap=row_cap,
                               max_body=max_body, allow_service=allow_service, workers=workers,
                               result_cache=result_cache, store_url=store_url)
+    if store_url is None:  # the embedded store: pre-fork workers with killable queries
+        from alkld.publish.httpd import serve
+
+        serve(settings, host=host, port=port, on_ready=lambda url: click.echo(
+            f"serving {out}/store at {url}/ (SPARQL at /sparql, {workers} workers); "
+            "Ctrl-C stops", err=True))
+        return
+    import uvicorn
+
+    from alkld.publish.server import create_app
+
     app = create_app(settings)
-    source = store_url or f"{out}/store"
-    click.echo(f"serving {source} at http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C stops",
-               err=True)
+    click.echo(f"serving {store_url} at http://{host}:{port}/ (SPARQL at /sparql); Ctrl-C "
+               "stops", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
