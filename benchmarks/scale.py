@@ -1,15 +1,17 @@
-"""Scale: synthetic cases from records to every dump, per stage, beside a naive baseline.
+"""Scale: synthetic cases from records to every dump and the store, per stage, beside a baseline.
 
-For each size N (default 1k, 10k), in a fresh process (so peak RSS is per size):
-``alkld synth`` writes N cases; then the pipeline runs stage by stage with ``--jobs``
-processes — records (load + map + RDF + SHACL per record, in the pool; the CPU seconds of
-each sub-stage summed over workers are printed too), quads (to pyoxigraph, sorted), store,
-each dump — printing wall time, quads/s and peak RSS (this process + its children).
+For each size N (default 1k, 10k, 100k), in a fresh process: ``alkld synth`` writes N cases
+(seed 42, 100 cases a file; not timed as part of the build), then :func:`alkld.pipeline.build`
+runs with ``--jobs`` processes and no record cache, exactly as ``alkld build --no-cache``
+does. Printed per stage: wall time, quads/s; the CPU seconds of each per-record sub-stage
+summed over the pool's workers; and the peak RSS of the whole process tree (the build
+process, its store thread, and its pool workers, summed, sampled every 0.2 s from /proc).
 
 The naive baseline (``--baseline``, at sizes ≤ ``--baseline-max``) is the obvious approach:
 all triples in one rdflib Dataset, one whole-graph pySHACL run, rdflib's serialisers.
 
 Usage: python benchmarks/scale.py [--sizes 1000 10000 100000] [--jobs 2] [--baseline]
+Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,60 +31,104 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def rss_mb() -> float:
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(self_kb, child_kb) / 1024
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants (kB), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class PeakRss:
+    """Samples the process tree's summed RSS in a thread; ``peak_mb`` is the largest seen."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
+            self._stop.wait(interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its reaped children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_size(n: int, jobs: int, baseline: bool, work: Path) -> dict:
-    from alkld.pipeline import BuildOptions, _run, to_quads
-    from alkld.publish.dumps import DUMPERS
-    from alkld.store.embedded import write_store
+    from alkld.pipeline import BuildOptions, build
     from alkld.synth import Pools, write_synthetic
 
     cases = work / "cases"
     out = work / "out"
-    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
     write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=n, seed=42)
+    synth_s = time.perf_counter() - t
     options = BuildOptions(cases=cases, mappings=ROOT / "mappings",
                            ontology=ROOT / "ontology/alkld.ttl",
                            shapes=ROOT / "shapes/alkld.shapes.ttl",
                            vocabulary=ROOT / "mappings/vocabulary.ttl", out=out)
-    stages: list[tuple[str, float, int]] = []
-    t = time.perf_counter()
-    release, results = _run(options, validate=True, progress=None, jobs=jobs)
-    records_s = time.perf_counter() - t
-    violations = [r for r in results if r.severity == "Violation"]
-    assert not violations, violations[:3]
-    t = time.perf_counter()
-    quads = to_quads(release)
-    stages.append(("records (load+map+RDF+SHACL, pool)", records_s, len(quads)))
-    stages.append(("quads (to pyoxigraph, sorted)", time.perf_counter() - t, len(quads)))
-    t = time.perf_counter()
-    write_store(quads, out / "store")
-    stages.append(("store (pyoxigraph bulk load)", time.perf_counter() - t, len(quads)))
-    for name, _, dump in DUMPERS.values():
+    before = _cpu_seconds()
+    with PeakRss() as rss:
         t = time.perf_counter()
-        dump(quads, out / name, base=options.base)
-        stages.append((f"dump {name}", time.perf_counter() - t, len(quads)))
-    total = sum(s[1] for s in stages)
-    cpu: dict[str, float] = {}
-    for output_timing in getattr(release, "timings", []):
-        for stage, secs in output_timing.items():
-            cpu[stage] = cpu.get(stage, 0.0) + secs
-    report = {"n": n, "quads": len(quads), "stages": stages, "total": total,
-              "rss_mb": rss_mb(), "jobs": jobs, "cpu": cpu}
+        result = build(options, jobs=jobs, cache=False)
+        total = time.perf_counter() - t
+    cpu_total = _cpu_seconds() - before
+    load = os.getloadavg()
+    assert not result.violations
+    sizes = {p.name: p.stat().st_size for p in out.iterdir() if p.is_file()}
+    sizes["store/"] = sum(p.stat().st_size for p in (out / "store").rglob("*") if p.is_file())
+    report = {"n": n, "quads": result.quads, "stages": result.timings, "total": total,
+              "rss_mb": rss.peak_mb, "jobs": jobs, "cpu": result.cpu, "synth": synth_s,
+              "sizes": sizes, "graphs": len(result.graphs), "cpu_total": cpu_total,
+              "loadavg": load}
     if baseline:
-        report["baseline"] = run_baseline(release, options, out)
+        report["baseline"] = run_baseline(options, out)
     return report
 
 
-def run_baseline(release, options, out: Path) -> list[tuple[str, float]]:
+def run_baseline(options, out: Path) -> list[tuple[str, float]]:
     import rdflib
     from pyshacl import validate
 
+    from alkld.pipeline import assemble
+
     stages: list[tuple[str, float]] = []
+    t = time.perf_counter()
+    release = assemble(options)
+    stages.append(("records → rdflib triples (serial)", time.perf_counter() - t))
     t = time.perf_counter()
     ds = rdflib.Dataset()
     for graph, triples in release.named_graphs().items():
@@ -105,21 +152,35 @@ def run_baseline(release, options, out: Path) -> list[tuple[str, float]]:
     return stages
 
 
+STAGE_NAMES = [
+    ("prepare", "prepare (mapping tables, vocabulary, shapes)"),
+    ("records", "records: load + map + RDF + SHACL (rudof) + serialise, pool; spooled"),
+    ("global checks", "global checks (duplicate IRIs, on digests)"),
+    ("claims", "claims graph"),
+    ("dumps", "dumps: nq, trig, ttl, jsonld assembled from the spools"),
+    ("void", "VoID/DCAT, schema.org, SHA256SUMS"),
+    ("store wait", "waiting for the store after the dumps"),
+]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--baseline-max", type=int, default=1000)
+    ap.add_argument("--work", type=Path, help="directory for the synthetic cases and output")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
     if args.one:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=args.work) as tmp:
             report = run_size(args.one, args.jobs, args.baseline, Path(tmp))
         print("RESULT " + json.dumps(report))
         return 0
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)]
+        if args.work:
+            cmd += ["--work", str(args.work)]
         if args.baseline and n <= args.baseline_max:
             cmd.append("--baseline")
         started = time.perf_counter()
@@ -130,23 +191,38 @@ def main() -> int:
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
         report = json.loads(line[7:])
         wall = time.perf_counter() - started
-        print(f"\n## {n} cases — {report['quads']:,} quads, --jobs {report['jobs']}, "
-              f"peak RSS {report['rss_mb']:.0f} MB, process wall {wall:.1f} s")
+        quads = report["quads"]
+        print(f"\n## {n:,} cases — {quads:,} quads in {report['graphs']:,} graphs, "
+              f"--jobs {report['jobs']}, peak RSS (process tree) {report['rss_mb']:,.0f} MB, "
+              f"synth {report['synth']:.1f} s, process wall {wall:.1f} s")
         if report["cpu"]:
-            print("CPU seconds inside the pool: " + ", ".join(
+            print("CPU seconds inside the pool, summed over records: " + ", ".join(
                 f"{k} {v:.1f}" for k, v in sorted(report["cpu"].items())))
-        print("| stage | wall (s) | quads/s |\n|---|---|---|")
-        for name, secs, quads in report["stages"]:
-            print(f"| {name} | {secs:.2f} | {quads / secs:,.0f} |")
-        print(f"| **records → all dumps** | **{report['total']:.2f}** | "
-              f"{report['quads'] / report['total']:,.0f} |")
+        print("| stage | wall (s) | quads/s |\n|---|---:|---:|")
+        stages = report["stages"]
+        for key, label in STAGE_NAMES:
+            if key in stages:
+                secs = stages[key]
+                print(f"| {label} | {secs:.2f} | {quads / secs:,.0f} |" if secs > 0.01
+                      else f"| {label} | {secs:.2f} | |")
+        if "store" in stages:
+            print(f"| (store: pyoxigraph bulk load, concurrent with the dumps) | "
+                  f"{stages['store']:.2f} | {quads / stages['store']:,.0f} |")
+        print(f"| **records → all dumps and the store** | **{report['total']:.2f}** | "
+              f"{quads / report['total']:,.0f} |")
+        print(f"CPU (user+sys, build process and pool workers): {report['cpu_total']:.1f} s "
+              f"= {report['cpu_total'] / report['total']:.2f} cores busy on average; "
+              f"load average at the end {report['loadavg'][0]:.2f} (1 min), "
+              f"{report['loadavg'][1]:.2f} (5 min)")
+        print("sizes: " + ", ".join(f"{k} {v / 1e6:,.1f} MB"
+                                   for k, v in sorted(report["sizes"].items())))
         if "baseline" in report:
             print("\nNaive baseline (one rdflib Dataset, whole-graph pySHACL, rdflib serialisers):")
-            print("| stage | wall (s) |\n|---|---|")
+            print("| stage | wall (s) |\n|---|---:|")
             for name, secs in report["baseline"]:
                 print(f"| {name} | {secs:.2f} |")
             total = sum(s for _, s in report["baseline"])
-            print(f"| **baseline total (after records are parsed and mapped)** | **{total:.2f}** |")
+            print(f"| **baseline total** | **{total:.2f}** |")
     return 0
 
 

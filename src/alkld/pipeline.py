@@ -50,7 +50,7 @@ from alkld.mapping.tables import TermMapper
 from alkld.rdf.build import CaseGraph, Iris, Triple, to_case_graphs, to_publication_graph
 from alkld.rdf.vocabulary import load_turtle, to_mappings_triples, to_vocabulary_triples
 from alkld.records.loader import LoadedRecord, RecordKeys
-from alkld.store.embedded import load_store, to_ox_quads, to_ox_term
+from alkld.store.embedded import StoreLoader, to_ox_quads, to_ox_term
 from alkld.vocab import DEFAULT_BASE
 
 if TYPE_CHECKING:
@@ -277,13 +277,15 @@ def _rudof(path: Path) -> Any:
 
 
 def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, validator: str,
-                    *, details: bool = True) -> tuple[list[ValidationResult], list[Triple]]:
+                    *, details: bool = True, ntriples: dict[str, bytes] | None = None
+                    ) -> tuple[list[ValidationResult], list[Triple]]:
     """Validate a record's cases; return the results and the record's claims triples.
 
     Cases are validated in chunks of :data:`VALIDATION_CHUNK`, each chunk as one explicit
     graph (its cases ∪ the publication ∪ their claims ∪ the class hierarchy they use); every
     result is attributed to the named graph that holds its focus node. ``details`` keeps
     pySHACL's nested ``sh:detail`` results (rudof reports only the report's own results).
+    ``ntriples`` may give the graphs already serialised as N-Triples (for rudof).
     """
     if validator not in VALIDATORS:
         raise ConfigurationError(f"validator {validator!r}", field="--validator",
@@ -295,28 +297,35 @@ def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, valida
     for group in groups or [[pub]]:
         triples: list[Triple] = []
         owner: dict[str, str] = {}
-        for cg in [pub, *group] if group != [pub] else [pub]:
+        members = [pub, *group] if group != [pub] else [pub]
+        for cg in members:
             triples.extend(cg.triples)
             for t in cg.triples:
                 owner.setdefault(str(t[0]), str(cg.graph))
         claims = _claims_for(group, pub, ctx) if group != [pub] else []
         all_claims.extend(claims)
-        triples.extend(claims)
         for t in claims:
             owner.setdefault(str(t[0]), claims_graph)
-        triples.extend(_tbox_for(triples, ctx.vocabulary))
+        tbox = _tbox_for([*triples, *claims], ctx.vocabulary)
+        extra = [*claims, *tbox]
         default = str(group[0].graph)
         if validator == "pyshacl":
             from alkld.validation.shacl import validate_graph
 
             data = Graph()
-            for t in triples:
+            for t in [*triples, *extra]:
                 data.add(t)
             found = validate_graph(data, _shapes(ctx.shapes), graph=default, details=details)
         else:
-            text = ox.serialize(_ox_triples(triples, blank_nodes=True),
-                                format=ox.RdfFormat.N_TRIPLES)
-            found = _rudof(ctx.shapes).validate(text.decode() if text else "", graph=default)
+            if ntriples is not None:
+                pieces = [ntriples[str(cg.graph)] for cg in members]
+            else:
+                pieces = [ox.serialize(_ox_triples(triples, blank_nodes=True),
+                                       format=ox.RdfFormat.N_TRIPLES) or b""]
+            if extra:
+                pieces.append(ox.serialize(_ox_triples(extra, blank_nodes=True),
+                                           format=ox.RdfFormat.N_TRIPLES) or b"")
+            found = _rudof(ctx.shapes).validate(b"".join(pieces).decode(), graph=default)
         for result in found:
             graph = owner.get(result.focus, default)
             if graph == str(pub.graph) and group != [pub]:
@@ -363,17 +372,21 @@ def stream_record(loaded: LoadedRecord, ctx: Context, *, validator: str = "rudof
     out = RecordOutput(loaded.keys(), [])
     out.timings["rdf"] = time.perf_counter() - started
     started = time.perf_counter()
-    out.results, claims = _validate_cases(pub, cases, ctx, validator, details=False)
-    out.timings["shacl"] = time.perf_counter() - started
-    started = time.perf_counter()
+    ntriples: dict[str, bytes] = {}
     for cg in [pub, *cases]:
-        out.parts.append(to_graph_part(str(cg.graph), _ox_triples(cg.triples), base=ctx.base,
+        triples = _ox_triples(cg.triples)
+        ntriples[str(cg.graph)] = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+        out.parts.append(to_graph_part(str(cg.graph), triples, base=ctx.base,
                                        compactor=compactor))
         if "/graph/case-" in cg.graph:
             out.typed[str(cg.graph)] = _typed_digests(cg)
+    out.timings["serialise"] = time.perf_counter() - started
+    started = time.perf_counter()
+    out.results, claims = _validate_cases(pub, cases, ctx, validator, details=False,
+                                          ntriples=ntriples)
     if claims:
         out.claims = ox.serialize(_ox_triples(claims), format=ox.RdfFormat.N_TRIPLES) or b""
-    out.timings["serialise"] = time.perf_counter() - started
+    out.timings["shacl"] = time.perf_counter() - started
     return out
 
 
@@ -727,12 +740,20 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
     iris = Iris(options.base)
     typed: dict[str, bytes] = {}
     duplicated: list[str] = []
+    loader: StoreLoader | None = None
     store_thread: threading.Thread | None = None
+
+    def add(part: GraphPart) -> None:
+        writer.add(part)
+        assert loader is not None
+        loader.add(part.nquads)
+
     try:
+        loader = StoreLoader(staging / "store")
         for name, triples in ((iris.graph("vocabulary"), ctx.vocabulary),
                               (iris.graph("mappings"), ctx.mappings)):
-            writer.add(to_graph_part(str(name), _ox_triples(triples, blank_nodes=True),
-                                     base=options.base))
+            add(to_graph_part(str(name), _ox_triples(triples, blank_nodes=True),
+                              base=options.base))
         claims_path = staging / ".claims.nt"
         with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
             for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
@@ -743,7 +764,7 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
                     if part.graph in writer:
                         duplicated.append(part.graph)  # reported by check_unique_keys
                     else:
-                        writer.add(part)
+                        add(part)
                 claims_spool.write(output.claims)
                 typed.update(output.typed)
                 for stage, secs in output.timings.items():
@@ -764,24 +785,20 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
                 + format_report(result.violations))
         with _timed(timings, "claims"):
             claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
-            writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
+            add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
             del claims
+        # the store loads its last batches while the dumps are written
         counted: list[int] = []
-
-        def load() -> None:
-            started = time.perf_counter()
-            counted.append(load_store(writer.nquads_spool, staging / "store"))
-            timings["store"] = time.perf_counter() - started
-
         errors: list[BaseException] = []
 
-        def guarded() -> None:
+        def finish_store() -> None:
             try:
-                load()
+                assert loader is not None
+                counted.append(loader.close())
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
 
-        store_thread = threading.Thread(target=guarded, name="alkld-store")
+        store_thread = threading.Thread(target=finish_store, name="alkld-store-close")
         store_thread.start()
         with _timed(timings, "dumps"):
             distributions, stats = writer.finish()
@@ -808,7 +825,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
             names.append("SHA256SUMS")
         with _timed(timings, "store wait"):
             store_thread.join()
-            store_thread = None
+        timings["store"] = loader.seconds
+        loader = None
         if errors:
             raise errors[0]
         if counted[0] != stats.quads:
@@ -828,6 +846,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
     finally:
         if store_thread is not None:
             store_thread.join()
+        if loader is not None:
+            loader.abort()
         writer.close()
         shutil.rmtree(staging, ignore_errors=True)
     log.info("built %d graphs from %d records", len(result.graphs), len(result.records))

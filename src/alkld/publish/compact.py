@@ -42,6 +42,15 @@ _GEN_DELIMS = tuple(":/?#[]@")
 _MEMO_LIMIT = 500_000
 
 
+def _authority(iri: str) -> str:
+    """``scheme://host/`` of an IRI (or its scheme and colon when it has no authority)."""
+    start = iri.find("//")
+    if start < 0:
+        return iri[: iri.find(":") + 1]
+    end = iri.find("/", start + 2)
+    return iri if end < 0 else iri[: end + 1]
+
+
 class Unsupported(ValueError):
     """The context or the data is outside what this compactor implements (use pyld)."""
 
@@ -67,12 +76,14 @@ class GraphCompactor:
             if prefix:
                 self.prefixes.append((name, iri))
         self._names = {name for name, _ in self.prefixes} | set(self.terms.values())
-        self._memo: dict[tuple[str, bool], str] = {}
+        self._memo: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        self._values: dict[ox.NamedNode, dict[str, str]] = {}
+        self._by_authority: dict[str, list[tuple[str, str]]] = {}
 
     def iri(self, iri: str, *, vocab: bool) -> str:
         """The compacted form of ``iri`` (``vocab``: as a property or datatype)."""
-        key = (iri, vocab)
-        found = self._memo.get(key)
+        memo = self._memo[vocab]
+        found = memo.get(iri)
         if found is not None:
             return found
         if vocab and iri in self.terms:
@@ -80,7 +91,7 @@ class GraphCompactor:
         else:
             out = iri
             best: str | None = None
-            for name, prefix in self.prefixes:
+            for name, prefix in self._candidates(iri):
                 if len(iri) > len(prefix) and iri.startswith(prefix):
                     candidate = f"{name}:{iri[len(prefix):]}"
                     if candidate in self._names:
@@ -91,14 +102,29 @@ class GraphCompactor:
                 out = best
             elif iri.split(":", 1)[0] in self._names and "://" not in iri:
                 raise Unsupported(f"{iri!r} would read as a compact IRI")
-        if len(self._memo) > _MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[key] = out
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        memo[iri] = out
         return out
+
+    def _candidates(self, iri: str) -> list[tuple[str, str]]:
+        """The prefixes that may start ``iri``: those of its scheme and authority."""
+        key = _authority(iri)
+        found = self._by_authority.get(key)
+        if found is None:
+            found = self._by_authority[key] = [
+                (name, prefix) for name, prefix in self.prefixes
+                if prefix.startswith(key) or key.startswith(prefix)]
+        return found
 
     def value(self, term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Any:
         if isinstance(term, ox.NamedNode):
-            return {"@id": self.iri(term.value, vocab=False)}
+            found = self._values.get(term)
+            if found is None:  # shared between nodes: the documents are only serialised
+                if len(self._values) > _MEMO_LIMIT:
+                    self._values.clear()
+                found = self._values[term] = {"@id": self.iri(term.value, vocab=False)}
+            return found
         if isinstance(term, ox.BlankNode):
             return {"@id": f"_:{term.value}"}
         if isinstance(term, ox.Literal):

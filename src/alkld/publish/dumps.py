@@ -133,14 +133,21 @@ def _strip_prefixes(text: bytes) -> bytes:
     return text[pos:]
 
 
+_LINK_NAMESPACES: tuple[tuple[str, str], ...] = ()
+_LINK_PREFIXES: tuple[str, ...] = ()
+
+
 def link_target(iri: str) -> str | None:
     """The link-set target (:data:`alkld.publish.void.LINK_TARGETS`) an object IRI is in."""
-    from alkld.publish.void import LINK_TARGETS
+    global _LINK_NAMESPACES, _LINK_PREFIXES
+    if not _LINK_NAMESPACES:
+        from alkld.publish.void import LINK_TARGETS
 
-    for name, (ns, _, _) in LINK_TARGETS.items():
-        if iri.startswith(ns):
-            return name
-    return None
+        _LINK_NAMESPACES = tuple((ns, name) for name, (ns, _, _) in LINK_TARGETS.items())
+        _LINK_PREFIXES = tuple(ns for ns, _ in _LINK_NAMESPACES)
+    if not iri.startswith(_LINK_PREFIXES):
+        return None
+    return next(name for ns, name in _LINK_NAMESPACES if iri.startswith(ns))
 
 
 @dataclass
@@ -197,20 +204,19 @@ class GraphPart:
 def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
                   compactor: GraphCompactor | None = None) -> GraphPart:
     """Serialise one named graph (its triples deduplicated and sorted) for the dumps."""
-    ordered = sorted(set(triples), key=_triple_key)
+    keyed = sorted({_triple_key(t): t for t in triples}.items())
+    ordered = [t for _, t in keyed]
     name = ox.NamedNode(graph)
     prefixes = prefixes_for(base)
-    shared_ns = tuple(base + ns for ns in SHARED_NAMESPACES)
-    own = [t for t in ordered if not (isinstance(t.subject, ox.NamedNode)
-                                      and t.subject.value.startswith(shared_ns))]
-    shared = [t for t in ordered if isinstance(t.subject, ox.NamedNode)
-              and t.subject.value.startswith(shared_ns)]
+    shared_ns = tuple(f"<{base}{ns}" for ns in SHARED_NAMESPACES)
+    own = [t for k, t in keyed if not k[0].startswith(shared_ns)]
+    shared = [t for k, t in keyed if k[0].startswith(shared_ns)]
     quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
     own_lines = ox.serialize(own, format=ox.RdfFormat.N_TRIPLES).splitlines() if own else []
     compactor = compactor or GraphCompactor(context_document(base)["@context"])
     stats = GraphStats()
     stats.add(own)
-    subjects = sorted({str(t.subject).encode() for t in own})
+    subjects = sorted({k[0].encode() for k, _ in keyed if not k[0].startswith(shared_ns)})
     return GraphPart(
         graph=graph, quads=len(ordered),
         nquads=ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b"",
