@@ -115,8 +115,9 @@ class _Watchdog:
                     if fd is not None:
                         with contextlib.suppress(OSError):
                             os.write(fd, self._reply)
-                log.warning("query stopped after %.1f s: worker %d exits", self.timeout,
-                            os.getpid())
+                log.warning("query stopped after %.1f s: worker %d exits (started %.3f, now "
+                            "%.3f)", self.timeout, os.getpid(),
+                            min(s for s, _ in self._active.values()), now)
                 os._exit(EXIT_TIMEOUT)
 
 
@@ -579,7 +580,9 @@ def serve(settings: Any, *, host: str, port: int,
                 elif busy[slot] >= started[slot] \
                         and now - busy[slot] > settings.timeout + KILL_GRACE:
                     log.warning("worker %d still running a query %.1f s past the timeout: "
-                                "killed", proc.pid, now - busy[slot] - settings.timeout)
+                                "killed (busy since %.3f, forked at %.3f, now %.3f)", proc.pid,
+                                now - busy[slot] - settings.timeout, busy[slot], started[slot],
+                                now)
                     proc.kill()
     finally:
         for proc in procs:
