@@ -39,7 +39,7 @@ __all__ = ["GraphCompactor", "Unsupported"]
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _GEN_DELIMS = tuple(":/?#[]@")
-_MEMO_LIMIT = 500_000
+_MEMO_LIMIT = 100_000
 
 
 def _authority(iri: str) -> str:
