@@ -8,8 +8,8 @@ import pyoxigraph as ox
 import pytest
 from pyld import jsonld
 
+from alkld.publish.compact import GraphCompactor, Unsupported
 from alkld.publish.dumps import context_document
-from alkld.publish.jsonld_fast import PrefixCompactor, Unsupported
 from alkld.publish.sparql import compact_jsonld
 
 BASE = "https://w3id.org/alkld/"
@@ -25,7 +25,7 @@ def _pyld(triples: list[ox.Triple], context: dict = CONTEXT) -> dict:
 def test_every_description_and_graph_of_the_release_compacts_as_pyld(release):
     _, out = release
     store = ox.Store.read_only(str(out / "store"))
-    compactor = PrefixCompactor(CONTEXT)
+    compactor = GraphCompactor(CONTEXT)
     subjects = sorted({q.subject.value for q in store if isinstance(q.subject, ox.NamedNode)})
     assert len(subjects) > 1000
     for iri in subjects:
@@ -78,7 +78,7 @@ EDGES = {
 @pytest.mark.parametrize("name", sorted(EDGES))
 def test_edge_cases_compact_as_pyld(name):
     triples = EDGES[name]
-    assert PrefixCompactor(CONTEXT).document(triples) == _pyld(triples)
+    assert GraphCompactor(CONTEXT).document(triples) == _pyld(triples)
     assert json.loads(compact_jsonld(triples, CONTEXT)) == _pyld(triples)
 
 
@@ -90,7 +90,7 @@ def test_edge_cases_compact_as_pyld(name):
 ])
 def test_other_contexts_are_left_to_pyld(context):
     with pytest.raises(Unsupported):
-        PrefixCompactor(context)
+        GraphCompactor(context)
     triples = [ox.Triple(_n("http://example.org/a"), _n("http://example.org/p"),
                          _n("http://example.org/b"))]
     assert json.loads(compact_jsonld(triples, context)) == _pyld(triples, context)
@@ -100,4 +100,4 @@ def test_triple_terms_are_left_to_pyld():
     inner = ox.Triple(_n(BASE + "case/a"), _n(BASE + "ontology#p"), _n(BASE + "case/b"))
     triples = [ox.Triple(_n(BASE + "pub/x"), _n(BASE + "ontology#states"), inner)]
     with pytest.raises(Unsupported):
-        PrefixCompactor(CONTEXT).document(triples)
+        GraphCompactor(CONTEXT).document(triples)

@@ -17,9 +17,15 @@ down to:
 - a property with one value loses its array; the nodes of a graph stay in an ``@graph``
   array, one node object per subject, subjects and values in the graph's sorted order.
 
-It replaces pyld (~11 ms a graph) for the dumps, and gives the same bytes:
-``tests/test_compact.py`` compares it with pyld's compaction on every graph of the real
-release and of a synthetic one, and expands its output with pyld to the same quads.
+It replaces pyld (~11 ms a graph) for the dumps and for the server's JSON-LD responses, and
+gives the same documents: ``tests/test_compact.py`` compares it with pyld's compaction on every
+graph of the real release and of a synthetic one, and expands its output with pyld to the same
+quads; ``tests/test_jsonld_fast.py`` does the same for every DESCRIBE of the release.
+Unsorted triples (a DESCRIBE's) are grouped into node objects as oxigraph's serialiser groups
+them: consecutive triples with one subject make one node object, and a predicate already closed
+in that node starts a new one. Contexts with anything but prefixes, and data this compactor does
+not model (RDF-star terms, ``rdf:JSON`` literals, base directions), raise :class:`Unsupported`:
+the caller then uses pyld.
 
 >>> import pyoxigraph as ox
 >>> c = GraphCompactor({"ex": "http://example.org/", "@version": 1.1})
@@ -30,7 +36,7 @@ release and of a synthetic one, and expands its output with pyld to the same qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyoxigraph as ox
@@ -38,6 +44,7 @@ import pyoxigraph as ox
 __all__ = ["GraphCompactor", "Unsupported"]
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+_RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
 _GEN_DELIMS = tuple(":/?#[]@")
 _MEMO_LIMIT = 100_000
 
@@ -59,20 +66,28 @@ class GraphCompactor:
     """Compacts named graphs with one prefix-only JSON-LD 1.1 context."""
 
     def __init__(self, context: Mapping[str, Any]) -> None:
+        if set(context) == {"@context"}:  # a context document: its ``@context`` entry
+            context = context["@context"]
+        if not isinstance(context, Mapping):
+            raise Unsupported("expected one context object")
+        self.context = context
         self.prefixes: list[tuple[str, str]] = []
         self.terms: dict[str, str] = {}
         for name, value in context.items():
             if name == "@version":
                 continue
-            if name.startswith("@") or ":" in name:
+            if not name or name.startswith("@") or ":" in name or "/" in name:
                 raise Unsupported(f"context key {name!r}: only prefix definitions are supported")
             if isinstance(value, str):
                 iri, prefix = value, value.endswith(_GEN_DELIMS)
-            elif isinstance(value, dict) and set(value) <= {"@id", "@prefix"}:
-                iri, prefix = value["@id"], bool(value.get("@prefix", False))
+            elif isinstance(value, dict) and set(value) <= {"@id", "@prefix"} \
+                    and isinstance(value.get("@id"), str):
+                iri, prefix = value["@id"], value.get("@prefix") is True
             else:
                 raise Unsupported(f"context term {name!r}: only prefix definitions are supported")
-            self.terms.setdefault(iri, name)
+            old = self.terms.get(iri)  # term selection: the shortest, then the least
+            if old is None or (len(name), name) < (len(old), old):
+                self.terms[iri] = name
             if prefix:
                 self.prefixes.append((name, iri))
         self._names = {name for name, _ in self.prefixes} | set(self.terms.values())
@@ -135,6 +150,8 @@ class GraphCompactor:
             datatype = term.datatype.value
             if datatype == _XSD_STRING:
                 return term.value
+            if datatype == _RDF_JSON:
+                raise Unsupported("rdf:JSON literals need a JSON-LD processor")
             return {"@type": self.iri(datatype, vocab=True), "@value": term.value}
         raise Unsupported(f"term {term!r}")
 
@@ -145,17 +162,25 @@ class GraphCompactor:
             return f"_:{term.value}"
         raise Unsupported(f"subject {term!r}")
 
-    def graph_object(self, graph: str, triples: Sequence[ox.Triple]) -> dict[str, Any]:
-        """``{"@id": graph, "@graph": [...]}`` for ``triples`` sorted by (s, p, o)."""
+    def nodes(self, triples: Iterable[ox.Triple]) -> list[dict[str, Any]]:
+        """The node objects of ``triples``, grouped as oxigraph's serialiser groups them.
+
+        For triples sorted by (s, p, o) that is one node object per subject.
+        """
         nodes: list[dict[str, Any]] = []
-        node: dict[str, Any] | None = None
+        node: dict[str, Any] = {}
         subject: object = None
+        predicate: str | None = None
+        seen: set[str] = set()
         for t in triples:
-            if node is None or t.subject != subject:
-                subject = t.subject
+            p = t.predicate.value
+            if t.subject != subject or (p != predicate and p in seen):
+                subject, predicate, seen = t.subject, None, set()
                 node = {"@id": self.node_id(subject)}
                 nodes.append(node)
-            key = self.iri(t.predicate.value, vocab=True)
+            predicate = p
+            seen.add(p)
+            key = self.iri(p, vocab=True)
             value = self.value(t.object)  # type: ignore[arg-type]
             have = node.get(key)
             if have is None:
@@ -164,4 +189,18 @@ class GraphCompactor:
                 have.append(value)
             else:
                 node[key] = [have, value]
-        return {"@id": self.iri(graph, vocab=False), "@graph": nodes}
+        return nodes
+
+    def graph_object(self, graph: str, triples: Iterable[ox.Triple]) -> dict[str, Any]:
+        """``{"@id": graph, "@graph": [...]}`` for ``triples`` sorted by (s, p, o)."""
+        return {"@id": self.iri(graph, vocab=False), "@graph": self.nodes(triples)}
+
+    def document(self, triples: Iterable[ox.Triple]) -> dict[str, Any]:
+        """The compacted document: ``@context``, then one node merged in or an ``@graph``."""
+        nodes = self.nodes(triples)
+        doc: dict[str, Any] = {"@context": self.context}
+        if len(nodes) == 1:
+            doc.update(nodes[0])
+        elif nodes:
+            doc["@graph"] = nodes
+        return doc

@@ -376,13 +376,13 @@ _COMPACTORS: dict[int, tuple[dict[str, Any], Any]] = {}
 
 
 def _compactor(context: dict[str, Any]) -> Any:
-    from alkld.publish.jsonld_fast import PrefixCompactor, Unsupported
+    from alkld.publish.compact import GraphCompactor, Unsupported
 
     cached = _COMPACTORS.get(id(context))
     if cached is not None and cached[0] is context:
         return cached[1]
     try:
-        compactor: Any = PrefixCompactor(context)
+        compactor: Any = GraphCompactor(context)
     except Unsupported:
         compactor = None
     if len(_COMPACTORS) > 64:
@@ -395,10 +395,10 @@ def compact_jsonld(triples: Iterable[ox.Triple], context: dict[str, Any]) -> byt
     """Triples as JSON-LD 1.1 compacted with the published context.
 
     A prefix-only context (the published one) is compacted directly by
-    :class:`alkld.publish.jsonld_fast.PrefixCompactor` (the same document as pyld's, ~25×
+    :class:`alkld.publish.compact.GraphCompactor` (the same document as pyld's, ~25×
     faster); any other context, or data that writer does not model, goes through pyld.
     """
-    from alkld.publish.jsonld_fast import Unsupported
+    from alkld.publish.compact import Unsupported
 
     triples = list(triples)
     compactor = _compactor(context)
