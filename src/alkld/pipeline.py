@@ -464,8 +464,9 @@ def _fingerprint(options: BuildOptions, validator: str) -> str:
 class RecordCache:
     """Outputs of records already built, keyed by the record's bytes and the fingerprint.
 
-    Lives in ``<out>/.cache``; an unchanged record (same bytes, same mapping tables, shapes,
-    ontology and code) is not rebuilt. Entries are written atomically.
+    Lives in ``--cache-dir`` (by default the user cache, ``~/.cache/alkld/records``); an
+    unchanged record (same bytes, same mapping tables, shapes, ontology and code) is not
+    rebuilt. Entries are written atomically.
     """
 
     def __init__(self, directory: Path, fingerprint: str) -> None:

@@ -61,6 +61,13 @@ def _options(cases: Path, mappings: Path, ontology: Path, shapes: Path, base: st
                         issued=issued)
 
 
+def _user_cache() -> Path:
+    """The per-user cache alkld map uses too: ``$ALKLD_CACHE`` or ``~/.cache/alkld``."""
+    from alkld.mapping.lexical import default_cache_dir
+
+    return default_cache_dir(os.environ)
+
+
 @click.command("build")
 @_inputs
 @click.option("--out", type=_DIR, default=Path("output"), show_default=True,
@@ -70,13 +77,15 @@ def _options(cases: Path, mappings: Path, ontology: Path, shapes: Path, base: st
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Reuse the output of records unchanged since the last build "
                    "(kept in --cache-dir; keyed by record, tables, shapes and code).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path(".alkld-cache"),
-              show_default=True, help="Where the record cache lives.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the record cache lives "
+                   "[default: records/ in ~/.cache/alkld; env: ALKLD_CACHE].")
 @click.option("--validator", type=click.Choice(["pyshacl", "rudof"]), default="rudof",
               show_default=True,
               help="SHACL engine: rudof (fast, Rust) or pySHACL (the reference, ~10x slower).")
 def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, base: str,
-                  out: Path, jobs: int, cache: bool, cache_dir: Path, validator: str) -> None:
+                  out: Path, jobs: int, cache: bool, cache_dir: Path | None,
+                  validator: str) -> None:
     """Build, validate and write the release (store, dumps, VoID/DCAT, SHA256SUMS).
 
     \b
@@ -88,7 +97,7 @@ def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, bas
     from alkld.validation.shacl import format_report
 
     options = dataclasses.replace(_options(cases, mappings, ontology, shapes, base, out),
-                                  cache_dir=cache_dir)
+                                  cache_dir=cache_dir or _user_cache() / "records")
     result = build(options, progress=_progress("records"), jobs=jobs, cache=cache,
                    validator=validator)
     if result.warnings:
