@@ -107,3 +107,18 @@ def test_property_shapes_have_stable_names(rudof: RudofValidator) -> None:
     assert reference == fast
     assert ("https://w3id.org/alkld/pub/x", "http://prismstandard.org/namespaces/basic/2.0/doi",
             "Warning", "https://w3id.org/alkld/shapes#Publication-doi-2") in fast
+
+
+def test_one_validator_keeps_no_data_between_graphs(release, rudof: RudofValidator) -> None:
+    """Each graph is staged over an empty base and rolled back, even after a parse error."""
+    data, vocabulary = _case_graph(release, sorted(PUBS)[0])
+    for t in _tbox_for(data, vocabulary):
+        data.add(t)
+    text = data.serialize(format="nt")
+    fresh = _key(RudofValidator(SHAPES).validate(text, graph="g"))
+    with pytest.raises(Exception):  # noqa: B017 - pyrudof's DataError, not importable by name
+        rudof.validate("<urn:a> <urn:b> this is not N-Triples .\n", graph="g")
+    orphan = "<urn:orphan> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> " \
+             "<https://w3id.org/alkld/ontology#Case> .\n"
+    assert _key(rudof.validate(orphan, graph="g")), "a bare Case breaks its shape"
+    assert _key(rudof.validate(text, graph="g")) == fresh

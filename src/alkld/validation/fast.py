@@ -49,6 +49,10 @@ def _path(text: str | None) -> str | None:
     return text
 
 
+# The base graph every validated graph is staged over: one triple no shape targets or reads.
+_BASE = "<urn:alkld:rudof-base> <urn:alkld:rudof-base> <urn:alkld:rudof-base> .\n"
+
+
 class RudofValidator:
     """Validate N-Triples graphs with pyrudof against one shapes file (one per process)."""
 
@@ -60,15 +64,29 @@ class RudofValidator:
         self._rudof = pyrudof.Rudof(pyrudof.RudofConfig())
         self._rudof.read_shacl(_named_shapes(self.shapes).serialize(format="turtle"),
                                format=pyrudof.ShaclFormat.Turtle)
+        self._based = False
 
     def validate(self, ntriples: str, *, graph: str) -> list[ValidationResult]:
-        """The results of one explicit graph given as N-Triples; sorted, deduplicated."""
+        """The results of one explicit graph given as N-Triples; sorted, deduplicated.
+
+        The graph is read into a staging frame over a one-triple base graph and rolled back
+        afterwards: replacing rudof's data (``reset_data`` or ``merge=False``) costs ~70 ms
+        a call whatever the data's size, a staged read ~0.5 ms for a case.
+        """
         rudof = self._rudof
-        rudof.reset_data()
-        rudof.read_data(ntriples, format=self._pyrudof.RDFFormat.NTriples,
-                        reader_mode=self._pyrudof.ReaderMode.Strict)
+        if not self._based:
+            rudof.reset_data()
+            rudof.read_data(_BASE, format=self._pyrudof.RDFFormat.NTriples)
+            self._based = True
+        rudof.begin_staging()
+        try:
+            rudof.read_data(ntriples, format=self._pyrudof.RDFFormat.NTriples,
+                            reader_mode=self._pyrudof.ReaderMode.Strict, merge=True)
+            entries = list(rudof.validate_shacl())
+        finally:
+            rudof.rollback_staging()
         out = set()
-        for entry in rudof.validate_shacl():
+        for entry in entries:
             message = entry.message or "constraint not satisfied"
             if len(message) > 1 and message[0] == '"' and message[-1] == '"':
                 message = message[1:-1]
@@ -76,5 +94,4 @@ class RudofValidator:
                 graph=graph, focus=str(entry.focus_node), path=_path(entry.path),
                 message=message, severity=str(entry.severity), shape=str(entry.source_shape),
                 value=None if entry.value is None else str(entry.value)))
-        rudof.reset_data()
         return sorted(out)
