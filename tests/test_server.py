@@ -525,3 +525,105 @@ def test_allow_listed_service_is_federated(release, server):
         assert r.status_code == 200, r.text
         values = {b["t"]["value"] for b in r.json()["results"]["bindings"]}
         assert "https://w3id.org/alkld/ontology#Case" in values
+
+
+def test_the_supervisor_kills_only_workers_past_the_timeout():
+    """``overdue`` decides on one reading of the worker's busy-since slot (0 = idle)."""
+    from alkld.publish.httpd import overdue
+
+    forked = 100.0
+    assert not overdue(0.0, forked, 10_000.0, 12.0), "an idle worker is never overdue"
+    assert not overdue(105.0, forked, 110.0, 12.0), "a query 5 s old is within 10 + 2 s"
+    assert overdue(105.0, forked, 118.0, 12.0), "a query 13 s old is past it"
+    assert not overdue(50.0, forked, 118.0, 12.0), "a slot value older than the worker is stale"
+
+
+async def _strict_client(host: str, port: int, bodies: list[bytes], seconds: float,
+                         connections: int) -> dict[str, int]:
+    """Keep-alive connections POSTing SPARQL; every response parsed by httptools."""
+    import asyncio
+
+    import httptools
+
+    counts = {"ok": 0, "other": 0, "closed": 0, "malformed": 0}
+    stop = time.monotonic() + seconds
+    turn = iter(range(10**9))
+
+    class Response:
+        def __init__(self) -> None:
+            self.done = False
+
+        def on_message_complete(self) -> None:
+            self.done = True
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.monotonic() < stop:
+                body = bodies[next(turn) % len(bodies)]
+                writer.write(b"POST /sparql HTTP/1.1\r\nHost: %s:%d\r\n"
+                             b"Accept: application/sparql-results+json\r\n"
+                             b"Content-Type: application/x-www-form-urlencoded\r\n"
+                             b"Content-Length: %d\r\n\r\n%s"
+                             % (host.encode(), port, len(body), body))
+                response = Response()
+                parser = httptools.HttpResponseParser(response)
+                while not response.done:
+                    data = await reader.read(65536)
+                    if not data:
+                        counts["closed"] += 1
+                        return
+                    try:
+                        parser.feed_data(data)
+                    except httptools.HttpParserError:
+                        counts["malformed"] += 1
+                        return
+                counts["ok" if parser.get_status_code() == 200 else "other"] += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return counts
+
+
+def test_under_load_every_answer_is_whole_and_no_worker_is_lost(release):
+    """Uncached lookups on 8 keep-alive connections for a few seconds: every response is a
+    complete 200, no connection is dropped and both workers are the ones that started (a
+    supervisor race once killed a worker whose query had just finished)."""
+    import asyncio
+
+    _, out = release
+    store = ox.Store.read_only(str(out / "store"))
+    subjects = sorted({q.subject.value for q in store.quads_for_pattern(None, None, None)
+                       if isinstance(q.subject, ox.NamedNode)})
+    bodies = [urllib.parse.urlencode({"query": f"SELECT ?p ?o WHERE {{ <{s}> ?p ?o }}"}
+                                     ).encode() for s in subjects]
+    del store
+    with running_server(out, "--workers", "2", "--result-cache", "0") as url:
+        host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+        (supervisor,) = _server_pids(port)
+        before = _children(supervisor)
+        counts = asyncio.run(_strict_client(host, port, bodies, 4.0, 8))
+        after = _children(supervisor)
+    assert counts["ok"] > 1000, counts
+    assert counts == {"ok": counts["ok"], "other": 0, "closed": 0, "malformed": 0}
+    assert len(before) == 2 and after == before, "a worker was replaced under load"
+
+
+def _server_pids(port: int) -> list[int]:
+    """The ``alkld serve`` process this test started on ``port`` (its workers share its
+    command line but not its parent)."""
+    import os
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            ppid = int(re.search(r"^PPid:\s*(\d+)", status, re.M).group(1))
+            if b"serve" in cmd and str(port).encode() in cmd and ppid == os.getpid():
+                found.append(int(entry.name))
+    return found

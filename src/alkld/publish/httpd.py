@@ -502,6 +502,17 @@ def _worker_main(slot: int, sock: socket.socket, settings: Any, busy: Any,
 
 # --- the supervisor ---------------------------------------------------------------------------
 
+def overdue(since: float, forked: float, now: float, limit: float) -> bool:
+    """Whether a worker whose query started at ``since`` (0 = idle) must be killed.
+
+    ``since`` is read once from the shared array by the caller: the worker clears it when
+    its query ends, and reading it twice (once to test it, once to subtract it) saw a
+    query that had just finished as running since 0, i.e. for the whole uptime, and killed
+    a healthy worker with its connections open (seen as wrk read errors under load).
+    """
+    return since > 0.0 and since >= forked and now - since > limit
+
+
 def serve(settings: Any, *, host: str, port: int,
           on_ready: Callable[[str], None] | None = None) -> None:
     """Serve the release of ``settings`` at ``http://host:port/`` until SIGTERM or SIGINT.
@@ -577,12 +588,11 @@ def serve(settings: Any, *, host: str, port: int,
                         log.warning("worker %d exited with %s; starting another", proc.pid,
                                     proc.exitcode)
                     spawn(slot).close()
-                elif busy[slot] >= started[slot] \
-                        and now - busy[slot] > settings.timeout + KILL_GRACE:
+                elif overdue(since := busy[slot], started[slot], now,
+                             settings.timeout + KILL_GRACE):
                     log.warning("worker %d still running a query %.1f s past the timeout: "
                                 "killed (busy since %.3f, forked at %.3f, now %.3f)", proc.pid,
-                                now - busy[slot] - settings.timeout, busy[slot], started[slot],
-                                now)
+                                now - since - settings.timeout, since, started[slot], now)
                     proc.kill()
     finally:
         for proc in procs:
