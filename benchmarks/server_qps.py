@@ -12,10 +12,13 @@ with ``benchmarks/wrk_sparql.lua``, which cycles through the request bodies of a
 costs ~1 ms of CPU per request itself and caps every server near 1,000 q/s.
 
 Each server runs alone (started, warmed up for ``--warmup`` s per shape, measured, stopped
-before the next one starts); every response must be a 2xx. alkld runs twice: with its
-result cache (default) and with ``--result-cache 0``. Oxigraph serves the very store alkld
-built (``oxigraph serve-read-only``); rdflib-endpoint serves the N-Quads dump loaded into an
-rdflib Dataset.
+before the next one starts); every response must be a 2xx. alkld runs three times: as
+configured by default (result cache; the store copied into memory when it is at most 1 GiB),
+with ``--result-cache 0``, and with ``--result-cache 0 --in-memory no`` (RocksDB). Oxigraph
+runs twice: over the very store alkld built (``oxigraph serve-read-only``, RocksDB) and in
+memory (``oxigraph serve`` without a location, the N-Quads dump POSTed to ``/store``), the
+comparison of like with like for alkld's in-memory default. rdflib-endpoint serves the
+N-Quads dump loaded into an rdflib Dataset.
 
 Usage: python benchmarks/server_qps.py [--out output] [--seconds 5] [--connections 4]
 (needs ``pip install -e '.[bench]'`` and ``apt-get install wrk``; prints a Markdown table).
@@ -243,8 +246,10 @@ def main() -> int:
                     help="keep-alive connections (wrk) or threads (requests)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                     help="alkld serve --workers")
-    ap.add_argument("--servers", default="alkld,alkld (no result cache),oxigraph server,"
-                    "rdflib-endpoint", help="comma-separated subset to run")
+    ap.add_argument("--servers", default="alkld,alkld (no result cache),"
+                    "alkld (no result cache; on disk),oxigraph server,"
+                    "oxigraph server (in memory),rdflib-endpoint",
+                    help="comma-separated subset to run")
     ap.add_argument("--shapes", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--server-log", type=Path, help="append the servers' output here")
@@ -277,10 +282,16 @@ def main() -> int:
     alkld = [sys.executable, "-m", "alkld", "serve", "--out", str(args.out),
              "--workers", str(args.workers)]
     servers: dict[str, tuple[list[str], str]] = {}
-    p1, p2, p3, p4 = (free_port() for _ in range(4))
+    p1, p2, p3, p4, p5, p6 = (free_port() for _ in range(6))
     servers["alkld"] = ([*alkld, "--port", str(p1)], f"http://127.0.0.1:{p1}/sparql")
     servers["alkld (no result cache)"] = ([*alkld, "--port", str(p4), "--result-cache", "0"],
                                           f"http://127.0.0.1:{p4}/sparql")
+    servers["alkld (no result cache; on disk)"] = (
+        [*alkld, "--port", str(p5), "--result-cache", "0", "--in-memory", "no"],
+        f"http://127.0.0.1:{p5}/sparql")
+    servers["oxigraph server (in memory)"] = (
+        [oxigraph, "serve", "--bind", f"127.0.0.1:{p6}", "--union-default-graph"],
+        f"http://127.0.0.1:{p6}/query")
     servers["oxigraph server"] = ([oxigraph, "serve-read-only", "--location",
                                    str(args.out / "store"), "--bind", f"127.0.0.1:{p2}",
                                    "--union-default-graph"], f"http://127.0.0.1:{p2}/query")
@@ -299,6 +310,11 @@ def main() -> int:
                                 env={**os.environ, "PYTHONWARNINGS": "ignore"})
         try:
             wait(url, proc)
+            if name == "oxigraph server (in memory)":  # its data comes over HTTP
+                with open(args.out / "alkld.nq", "rb") as fh:
+                    r = requests.post(url.replace("/query", "/store"), data=fh, timeout=600,
+                                      headers={"Content-Type": "application/n-quads"})
+                r.raise_for_status()
             results[name] = {}
             for shape, (queries, accept) in work.items():
                 check(url, queries, accept)
@@ -333,8 +349,10 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     names = list(results)
-    ratios = [(a, b) for a in ("alkld", "alkld (no result cache)")
-              for b in ("oxigraph server", "rdflib-endpoint") if a in results and b in results]
+    ratios = [(a, b) for a in ("alkld", "alkld (no result cache)",
+                               "alkld (no result cache; on disk)")
+              for b in ("oxigraph server", "oxigraph server (in memory)", "rdflib-endpoint")
+              if a in results and b in results]
     print()
     print("| shape | " + " | ".join(f"{n} (q/s)" for n in names) + " | "
           + " | ".join(f"{a} ÷ {b}" for a, b in ratios) + " |")

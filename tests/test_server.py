@@ -627,3 +627,34 @@ def _server_pids(port: int) -> list[int]:
             if b"serve" in cmd and str(port).encode() in cmd and ppid == os.getpid():
                 found.append(int(entry.name))
     return found
+
+
+def test_in_memory_and_on_disk_stores_answer_alike(release):
+    """``--in-memory yes`` (a copy shared by the forked workers) and ``no`` (RocksDB) give the
+    same answers; ``auto`` picks memory for a release this small."""
+    from alkld.publish.server import ServerSettings, wants_memory
+
+    _, out = release
+    assert wants_memory(ServerSettings(out=out))
+    assert not wants_memory(ServerSettings(out=out, in_memory="no"))
+    queries = ["SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }",
+               "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g "
+               "ORDER BY ?g",
+               "SELECT ?case ?dx WHERE { ?case <https://w3id.org/alkld/ontology#hasDiagnosis> "
+               "?dx } ORDER BY ?case ?dx"]
+    answers = {}
+    for mode in ("yes", "no"):
+        with running_server(out, "--in-memory", mode, "--result-cache", "0") as url:
+            got = []
+            for q in queries:
+                r = requests.post(url + "/sparql", data={"query": q}, timeout=30,
+                                  headers={"Accept": "application/sparql-results+json"})
+                assert r.status_code == 200
+                got.append(r.json()["results"]["bindings"])
+            case = got[2][0]["case"]["value"]
+            r = requests.get(url + "/sparql", params={"query": f"DESCRIBE <{case}>"},
+                             headers={"Accept": "application/n-triples"}, timeout=30)
+            got.append(sorted(r.text.splitlines()))
+            answers[mode] = got
+    assert answers["yes"] == answers["no"]
+    assert int(answers["yes"][0][0]["n"]["value"]) > 10_000 and len(answers["yes"][3]) > 10

@@ -524,6 +524,13 @@ def serve(settings: Any, *, host: str, port: int,
             raise ConfigurationError(f"{path}: not found; run `alkld build --out "
                                      f"{settings.out}` first")
     workers = max(1, settings.workers)
+    from alkld.publish.server import drop_preloaded, preload_store, wants_memory
+
+    if wants_memory(settings):
+        began = time.monotonic()
+        quads = preload_store(settings)
+        log.info("store copied into memory: %d quads in %.1f s", quads,
+                 time.monotonic() - began)
     try:
         sock = socket.create_server((host, port), backlog=2048)
     except OSError as e:
@@ -605,5 +612,6 @@ def serve(settings: Any, *, host: str, port: int,
                     proc.kill()
                     proc.join()
         sock.close()
+        drop_preloaded()
         for s, handler in old.items():
             signal.signal(s, handler)

@@ -85,7 +85,51 @@ class ServerSettings:
     store_path: Path | None = None
     #: A remote SPARQL 1.1 query endpoint to serve instead of the embedded store.
     store_url: str | None = None
+    #: Serve from an in-memory copy of the store: "yes", "no" or "auto" (yes when the
+    #: on-disk store is at most :data:`MEMORY_AUTO_BYTES`).
+    in_memory: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: ``--in-memory auto`` copies an on-disk store of at most this size into memory.
+MEMORY_AUTO_BYTES = 1 << 30
+
+#: In-memory copies of on-disk stores, made by :func:`preload_store` in the process that
+#: forks the server's workers, which then share its pages (copy-on-write) instead of each
+#: reading RocksDB: uncached lookups ~3×, DESCRIBE ~6×, joins ~10× faster (RESULTS.md).
+_PRELOADED: dict[Path, Any] = {}
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def wants_memory(settings: ServerSettings) -> bool:
+    """Whether ``settings`` serve the embedded store from memory (see ``in_memory``)."""
+    if settings.store_url or settings.in_memory == "no":
+        return False
+    if settings.in_memory == "yes":
+        return True
+    if settings.in_memory != "auto":
+        raise ConfigurationError(f"in_memory={settings.in_memory!r}", field="--in-memory",
+                                 expected="auto, yes or no")
+    store_path = settings.store_path or settings.out / "store"
+    return store_path.is_dir() and _tree_bytes(store_path) <= MEMORY_AUTO_BYTES
+
+
+def preload_store(settings: ServerSettings) -> int:
+    """Copy the release's on-disk store into memory for the workers; return its quads."""
+    store_path = settings.store_path or settings.out / "store"
+    disk = ox.Store.read_only(str(store_path))
+    memory = ox.Store()
+    memory.bulk_load(disk.dump(format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_QUADS)
+    del disk
+    _PRELOADED[store_path] = memory
+    return len(memory)
+
+
+def drop_preloaded() -> None:
+    _PRELOADED.clear()
 
 
 class Release:
@@ -108,7 +152,7 @@ class Release:
 
             self.store = RemoteStore(settings.store_url, timeout=max(30.0, settings.timeout))
         else:
-            self.store = ox.Store.read_only(str(store_path))
+            self.store = _PRELOADED.get(store_path) or ox.Store.read_only(str(store_path))
         self.void_bytes = void_path.read_bytes()
         void = ox.Store()
         void.load(self.void_bytes, format=ox.RdfFormat.TURTLE)

@@ -39,21 +39,27 @@ log = logging.getLogger(__name__)
 @click.option("--result-cache", default=65_536, show_default=True, type=click.IntRange(min=0),
               help="Finished query results kept in memory by each worker, at most 128 MB "
                    "(0 = none).")
+@click.option("--in-memory", "in_memory", default="auto", show_default=True,
+              type=click.Choice(["auto", "yes", "no"]),
+              help="Answer from a copy of the store in memory, shared by the workers "
+                   "(auto: when the on-disk store is at most 1 GiB).")
 def serve_command(host: str, port: int, out: Path, queries: Path, timeout: float, row_cap: int,
                   max_body: int, allow_service: tuple[str, ...], workers: int,
-                  store_url: str | None, result_cache: int) -> None:
+                  store_url: str | None, result_cache: int, in_memory: str) -> None:
     """Serve the release in OUT at http://HOST:PORT/ until interrupted."""
     from alkld.publish.server import ServerSettings
 
     settings = ServerSettings(out=out, queries=queries, timeout=timeout, row_cap=row_cap,
                               max_body=max_body, allow_service=allow_service, workers=workers,
-                              result_cache=result_cache, store_url=store_url)
+                              result_cache=result_cache, store_url=store_url,
+                              in_memory=in_memory)
     if store_url is None:  # the embedded store: pre-fork workers with killable queries
         from alkld.publish.httpd import serve
+        from alkld.publish.server import wants_memory
 
         serve(settings, host=host, port=port, on_ready=lambda url: click.echo(
-            f"serving {out}/store at {url}/ (SPARQL at /sparql, {workers} workers); "
-            "Ctrl-C stops", err=True))
+            f"serving {out}/store{' (in memory)' if wants_memory(settings) else ''} at "
+            f"{url}/ (SPARQL at /sparql, {workers} workers); Ctrl-C stops", err=True))
         return
     import uvicorn
 
