@@ -658,3 +658,21 @@ def test_in_memory_and_on_disk_stores_answer_alike(release):
             answers[mode] = got
     assert answers["yes"] == answers["no"]
     assert int(answers["yes"][0][0]["n"]["value"]) > 10_000 and len(answers["yes"][3]) > 10
+
+
+def test_preloading_reads_the_dump_or_else_the_store(release, tmp_path):
+    """The in-memory copy comes from ``alkld.nq`` when the release has it, from the store's
+    own dump otherwise; both hold the store's quads."""
+    from alkld.publish.server import ServerSettings, _PRELOADED, drop_preloaded, preload_store
+
+    _, out = release
+    bare = tmp_path / "release"
+    shutil.copytree(out, bare, ignore=shutil.ignore_patterns("alkld.nq"))
+    disk = ox.Store.read_only(str(out / "store"))
+    expected = set(disk)
+    try:
+        assert preload_store(ServerSettings(out=out)) == len(expected)
+        assert preload_store(ServerSettings(out=bare)) == len(expected)
+        assert set(_PRELOADED[bare / "store"]) == expected == set(_PRELOADED[out / "store"])
+    finally:
+        drop_preloaded()
