@@ -120,19 +120,15 @@ def wants_memory(settings: ServerSettings) -> bool:
 def preload_store(settings: ServerSettings) -> int:
     """Copy the release's on-disk store into memory for the workers; return its quads.
 
-    The release's own store is read from its N-Quads dump, which the build checked holds the
-    same quads (2.3× faster than dumping RocksDB: 8 s for 2 million quads); a store given
-    by ``store_path`` is dumped.
+    The copy is made from the store itself (its N-Quads dump, ~19 s for 2 million quads),
+    never from ``alkld.nq`` beside it: what is served is what the store holds, even when the
+    store was changed after the build.
     """
     store_path = settings.store_path or settings.out / "store"
-    dump = settings.out / "alkld.nq"
+    disk = ox.Store.read_only(str(store_path))
     memory = ox.Store()
-    if settings.store_path is None and dump.is_file():
-        memory.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
-    else:
-        disk = ox.Store.read_only(str(store_path))
-        memory.bulk_load(disk.dump(format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_QUADS)
-        del disk
+    memory.bulk_load(disk.dump(format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_QUADS)
+    del disk
     _PRELOADED[store_path] = memory
     return len(memory)
 
