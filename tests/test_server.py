@@ -663,7 +663,7 @@ def test_in_memory_and_on_disk_stores_answer_alike(release):
 def test_preloading_copies_the_store_not_the_dump(release, tmp_path):
     """The in-memory copy holds what the store holds, even when the store was changed after
     the build and ``alkld.nq`` beside it no longer matches."""
-    from alkld.publish.server import ServerSettings, _PRELOADED, drop_preloaded, preload_store
+    from alkld.publish.server import _PRELOADED, ServerSettings, drop_preloaded, preload_store
 
     _, out = release
     copy = tmp_path / "release"

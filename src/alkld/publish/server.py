@@ -96,7 +96,8 @@ MEMORY_AUTO_BYTES = 1 << 30
 
 #: In-memory copies of on-disk stores, made by :func:`preload_store` in the process that
 #: forks the server's workers, which then share its pages (copy-on-write) instead of each
-#: reading RocksDB: uncached lookups ~3×, DESCRIBE ~6×, joins ~10× faster (RESULTS.md).
+#: reading RocksDB: uncached lookups ~1.5×, DESCRIBE ~1.8×, joins ~3–5× faster over HTTP
+#: on the 1k-case release (benchmarks/RESULTS.md).
 _PRELOADED: dict[Path, Any] = {}
 
 
@@ -131,6 +132,11 @@ def preload_store(settings: ServerSettings) -> int:
     del disk
     _PRELOADED[store_path] = memory
     return len(memory)
+
+
+def preloaded() -> bool:
+    """Whether this process holds an in-memory copy made by :func:`preload_store`."""
+    return bool(_PRELOADED)
 
 
 def drop_preloaded() -> None:

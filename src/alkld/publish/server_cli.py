@@ -55,10 +55,10 @@ def serve_command(host: str, port: int, out: Path, queries: Path, timeout: float
                               in_memory=in_memory)
     if store_url is None:  # the embedded store: pre-fork workers with killable queries
         from alkld.publish.httpd import serve
-        from alkld.publish.server import wants_memory
+        from alkld.publish.server import preloaded
 
         serve(settings, host=host, port=port, on_ready=lambda url: click.echo(
-            f"serving {out}/store{' (in memory)' if wants_memory(settings) else ''} at "
+            f"serving {out}/store{' (in memory)' if preloaded() else ''} at "
             f"{url}/ (SPARQL at /sparql, {workers} workers); Ctrl-C stops", err=True))
         return
     import uvicorn

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -51,12 +51,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             key = (value, tuple(implicit))
             tag = self._resolved.get(key)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = str(super().resolve(kind, value, implicit))
                 if len(self._resolved) > 100_000:
                     self._resolved.clear()
                 self._resolved[key] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return str(super().resolve(kind, value, implicit))
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ def _walk_nodes(obj: Node, loc: Loc) -> Iterator[tuple[Node, Loc]]:
                     yield from _walk_nodes(item, (*loc, name, i))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _is_ref(model: type[BaseModel], name: str) -> bool:
     info = model.model_fields[name]
     if any(isinstance(m, RefSlot) for m in info.metadata):
