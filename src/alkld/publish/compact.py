@@ -20,7 +20,7 @@ down to:
 It replaces pyld (~11 ms a graph) for the dumps and for the server's JSON-LD responses, and
 gives the same documents: ``tests/test_compact.py`` compares it with pyld's compaction on every
 graph of the real release and of a synthetic one, and expands its output with pyld to the same
-quads; ``tests/test_jsonld_fast.py`` does the same for every DESCRIBE of the release.
+quads; ``tests/test_describe_jsonld.py`` does the same for every DESCRIBE of the release.
 Unsorted triples (a DESCRIBE's) are grouped into node objects as oxigraph's serialiser groups
 them: consecutive triples with one subject make one node object, and a predicate already closed
 in that node starts a new one. Contexts with anything but prefixes, and data this compactor does

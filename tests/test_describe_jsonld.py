@@ -1,4 +1,4 @@
-"""The direct JSON-LD compactor gives pyld's document for the published context."""
+"""DESCRIBE results as JSON-LD: the compactor gives pyld's document for the published context."""
 
 from __future__ import annotations
 
