@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any, get_args
 
 from pydantic import BaseModel
@@ -90,12 +91,17 @@ _SEX_IRIS = {
 }
 
 
+_DATE_TYPES, _DATE = {4: XSD.gYear, 7: XSD.gYearMonth}, XSD.date
+
+
+@cache
 def curie_iri(curie: str) -> URIRef:
     """Expand one of the code's own CURIEs (``alkld:Case``, ``schema:value``)."""
     prefix, _, local = curie.partition(":")
     return URIRef(_PREFIXES[prefix] + local)
 
 
+@cache
 def enum_iri(value: Enum) -> URIRef:
     """The named individual of an enumeration member: ``alkld:StronglyPositive``."""
     if isinstance(value, Sex):
@@ -108,11 +114,13 @@ def _camel(name: str) -> str:
     return head + "".join(w.capitalize() for w in rest)
 
 
+@cache
 def predicate_of(model: type[Node], name: str) -> URIRef:
     """The predicate a model field is published with."""
     return curie_iri(model.rdf.get(name, "alkld:" + _camel(name)))
 
 
+@cache
 def slot_of(model: type[BaseModel], name: str) -> TermSlot | RefSlot | None:
     """The :class:`TermSlot` or :class:`RefSlot` annotation of a field, if it has one."""
     info = model.model_fields[name]
@@ -131,12 +139,23 @@ def slot_of(model: type[BaseModel], name: str) -> TermSlot | RefSlot | None:
 
 def date_literal(value: str) -> Literal:
     """A partial date as ``xsd:gYear``, ``xsd:gYearMonth`` or ``xsd:date``."""
-    datatype = {4: XSD.gYear, 7: XSD.gYearMonth}.get(len(value), XSD.date)
-    return Literal(value, datatype=datatype)
+    return Literal(value, datatype=_DATE_TYPES.get(len(value), _DATE))
 
 
 #: Boolean fields published even when false (an explicit negative finding).
 _ALWAYS = frozenset({"excluded", "accepted"})
+
+
+@cache
+def _plan(model: type[Node]) -> tuple[tuple[str, URIRef, object, bool], ...]:
+    """The published fields of a model, once a model: (name, predicate, slot, skip false).
+
+    "skip false": a false flag at its default says nothing and is left out.
+    """
+    return tuple(
+        (name, predicate_of(model, name), slot_of(model, name),
+         model.model_fields[name].default is False and name not in _ALWAYS)
+        for name in model.model_fields if name not in model.unpublished)
 
 _DATE_FIELDS = {"date", "start", "end", "received", "accepted", "published"}
 
@@ -187,6 +206,18 @@ class CaseGraph:
     source: str = ""
 
 
+# Terms of the hot paths, looked up once (an rdflib namespace attribute builds a new URIRef
+# on every access).
+_TYPE = RDF.type
+_EVIDENCE = ALKLD.evidence
+_ANNOTATION, _SPECIFIC_RESOURCE, _TEXT_QUOTE_SELECTOR = (
+    OA.Annotation, OA.SpecificResource, OA.TextQuoteSelector)
+_MOTIVATED_BY, _DESCRIBING, _HAS_BODY, _HAS_TARGET = (
+    OA.motivatedBy, OA.describing, OA.hasBody, OA.hasTarget)
+_HAS_SOURCE, _HAS_SELECTOR, _EXACT = OA.hasSource, OA.hasSelector, OA.exact
+_DURATION, _INTEGER, _DECIMAL = XSD.duration, XSD.integer, XSD.decimal
+
+
 class _Emitter:
     """Walks a record's models and emits triples; collects the mapped terms it used."""
 
@@ -232,23 +263,18 @@ class _Emitter:
         """Emit ``obj`` as ``subject`` (already typed by the caller when needed)."""
         model = type(obj)
         if model.rdf_type:
-            self.add(subject, RDF.type, curie_iri(model.rdf_type))
-        for name in model.model_fields:
-            if name in model.unpublished:
-                continue
+            self.add(subject, _TYPE, curie_iri(model.rdf_type))
+        for name, pred, slot, skip_false in _plan(model):
             value = getattr(obj, name)
             if value is None or value == []:
                 continue
-            if value is False and model.model_fields[name].default is False \
-                    and name not in _ALWAYS:
+            if value is False and skip_false:
                 continue  # a false flag at its default says nothing
-            pred = predicate_of(model, name)
-            slot = slot_of(model, name)
-            values = value if isinstance(value, list) else [value]
-            for i, item in enumerate(values):
-                item_loc = (*loc, name, i) if isinstance(value, list) else (*loc, name)
-                self.value(subject, pred, item, slot, local, name, i, isinstance(value, list),
-                           item_loc)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    self.value(subject, pred, item, slot, local, name, i, True, (*loc, name, i))
+            else:
+                self.value(subject, pred, value, slot, local, name, 0, False, (*loc, name))
         if isinstance(obj, Fact):
             self.evidence(subject, local, obj.quote)
             for n, quote in enumerate(obj.also_quoted, start=2):
@@ -263,7 +289,7 @@ class _Emitter:
         elif isinstance(slot, RefSlot):
             self.add(subject, pred, self.ids[item])
         elif isinstance(item, Age):
-            self.add(subject, pred, Literal(item.iso8601(), datatype=XSD.duration))
+            self.add(subject, pred, Literal(item.iso8601(), datatype=_DURATION))
         elif isinstance(item, Node):
             child_local = self.local_of(local, item, _suffix(type(item), name, i, many, item))
             child = self.iris.node(child_local)
@@ -279,13 +305,13 @@ class _Emitter:
         elif isinstance(item, bool):
             self.add(subject, pred, Literal(item))
         elif isinstance(item, int):
-            self.add(subject, pred, Literal(item, datatype=XSD.integer))
+            self.add(subject, pred, Literal(item, datatype=_INTEGER))
         elif isinstance(item, Decimal):
-            self.add(subject, pred, Literal(item, datatype=XSD.decimal))
+            self.add(subject, pred, Literal(item, datatype=_DECIMAL))
         elif name in _DATE_FIELDS:
             self.add(subject, pred, date_literal(item))
         elif name in {"offset", "duration"}:
-            self.add(subject, pred, Literal(item, datatype=XSD.duration))
+            self.add(subject, pred, Literal(item, datatype=_DURATION))
         elif name == "unit":
             self.add(subject, pred, Literal(UNITS[item].ucum if item in UNITS else item))
         else:
@@ -300,16 +326,17 @@ class _Emitter:
         ann = self.iris.node(ev)
         target = self.iris.node(f"{ev}-src")
         selector = self.iris.node(f"{ev}-sel")
-        self.add(subject, ALKLD.evidence, ann)
-        self.add(ann, RDF.type, OA.Annotation)
-        self.add(ann, OA.motivatedBy, OA.describing)
-        self.add(ann, OA.hasBody, subject)
-        self.add(ann, OA.hasTarget, target)
-        self.add(target, RDF.type, OA.SpecificResource)
-        self.add(target, OA.hasSource, self.pub)
-        self.add(target, OA.hasSelector, selector)
-        self.add(selector, RDF.type, OA.TextQuoteSelector)
-        self.add(selector, OA.exact, Literal(quote))
+        self.triples += (
+            (subject, _EVIDENCE, ann),
+            (ann, _TYPE, _ANNOTATION),
+            (ann, _MOTIVATED_BY, _DESCRIBING),
+            (ann, _HAS_BODY, subject),
+            (ann, _HAS_TARGET, target),
+            (target, _TYPE, _SPECIFIC_RESOURCE),
+            (target, _HAS_SOURCE, self.pub),
+            (target, _HAS_SELECTOR, selector),
+            (selector, _TYPE, _TEXT_QUOTE_SELECTOR),
+            (selector, _EXACT, Literal(quote)))
 
     def fusion_name(self, subject: URIRef, fusion: Fusion, loc: tuple[str | int, ...]) -> None:
         """The HGNC/VICC name ``5′::3′``; an unknown partner is written ``?``.
