@@ -204,19 +204,28 @@ class GraphPart:
 def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
                   compactor: GraphCompactor | None = None) -> GraphPart:
     """Serialise one named graph (its triples deduplicated and sorted) for the dumps."""
-    keyed = sorted({_triple_key(t): t for t in triples}.items())
-    ordered = [t for _, t in keyed]
+    triples = list(triples)
+    # One N-Triples line a triple, in input order: sorting the lines sorts the triples as
+    # (subject, predicate, object) in their N-Triples forms (a term's form never has a
+    # character below the space that ends it), and equal lines are equal triples.
+    lines = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).splitlines() \
+        if triples else []
+    index: list[int] = []
+    for i in sorted(range(len(lines)), key=lines.__getitem__):
+        if not index or lines[i] != lines[index[-1]]:
+            index.append(i)
+    ordered = [triples[i] for i in index]
     name = ox.NamedNode(graph)
     prefixes = prefixes_for(base)
-    shared_ns = tuple(f"<{base}{ns}" for ns in SHARED_NAMESPACES)
-    own = [t for k, t in keyed if not k[0].startswith(shared_ns)]
-    shared = [t for k, t in keyed if k[0].startswith(shared_ns)]
+    shared_ns = tuple(f"<{base}{ns}".encode() for ns in SHARED_NAMESPACES)
+    is_shared = [lines[i].startswith(shared_ns) for i in index]
+    own = [t for t, sh in zip(ordered, is_shared, strict=True) if not sh]
+    own_lines = [lines[i] for i, sh in zip(index, is_shared, strict=True) if not sh]
     quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
-    own_lines = ox.serialize(own, format=ox.RdfFormat.N_TRIPLES).splitlines() if own else []
     compactor = compactor or GraphCompactor(context_document(base)["@context"])
     stats = GraphStats()
     stats.add(own)
-    subjects = sorted({k[0].encode() for k, _ in keyed if not k[0].startswith(shared_ns)})
+    subjects = sorted({line[:line.index(b" ")] for line in own_lines})
     return GraphPart(
         graph=graph, quads=len(ordered),
         nquads=ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b"",
@@ -226,8 +235,7 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
         if own else b"",
         jsonld=json.dumps(compactor.graph_object(graph, ordered), sort_keys=True,
                           ensure_ascii=False, separators=(",", ":")).encode(),
-        shared=tuple(ox.serialize(shared, format=ox.RdfFormat.N_TRIPLES).splitlines())
-        if shared else (),
+        shared=tuple(lines[i] for i, sh in zip(index, is_shared, strict=True) if sh),
         triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
 
 
