@@ -229,6 +229,8 @@ def main() -> int:
                 print(f"| {name} | {secs:.2f} |")
             total = sum(s for _, s in report["baseline"])
             print(f"| **baseline total** | **{total:.2f}** |")
+            print(f"The baseline took {total / report['total']:,.1f}× this build's "
+                  f"{report['total']:.2f} s, in the same run on the same cases.")
     return 0
 
 

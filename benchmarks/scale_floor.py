@@ -1,0 +1,131 @@
+"""Scale floor: what the parts a build cannot skip cost alone, and the wall time they imply.
+
+Every release must be read from its records, turned into RDF, validated with SHACL and
+loaded into the store; :mod:`benchmarks.scale` measures the whole build. This script
+measures those four parts alone, one process, nothing else of the build running, on N
+synthetic cases (``alkld synth``, seed 42), and prints their cost a case and what they
+would take at 100,000 cases on this machine's cores if they were perfectly parallel:
+
+- records: ``load_record`` (YAML with line numbers, pydantic, reference checks);
+- RDF: the publication and case graphs (:mod:`alkld.rdf.build`);
+- SHACL: the build's validation of each record (claims, class hierarchy, rudof), as
+  :func:`alkld.pipeline._validate_cases` runs it in the pool;
+- store: pyoxigraph's bulk load of those graphs' N-Quads into a new on-disk store, flushed
+  and optimised, as the build's loader does it.
+
+The projection is a lower bound: the store's cost a quad grows with the store (measured
+in the build at 100k: ~21 µs a quad against ~16 µs at 10k), and a build also writes four
+dump formats, VoID and the claims graph. If the bound is near the target, no trimming of
+the rest of the build reaches it on this machine.
+
+Usage: python benchmarks/scale_floor.py [--cases 2000] [--target-cases 100000]
+Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def measure(n: int, work: Path) -> dict[str, float]:
+    """CPU seconds of each part over ``n`` synthetic cases, and their quad count."""
+    import pyoxigraph as ox
+
+    from alkld.pipeline import BuildOptions, _ox_triples, _validate_cases, prepare
+    from alkld.rdf.build import to_case_graphs, to_publication_graph
+    from alkld.records.loader import iter_record_paths, load_record
+    from alkld.synth import Pools, write_synthetic
+
+    cases = work / "cases"
+    write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=n, seed=42)
+    ctx = prepare(BuildOptions(cases=cases, mappings=ROOT / "mappings",
+                               ontology=ROOT / "ontology/alkld.ttl",
+                               shapes=ROOT / "shapes/alkld.shapes.ttl",
+                               vocabulary=ROOT / "mappings/vocabulary.ttl", out=work / "out"))
+    gc.collect()  # as the pool's workers do (alkld.pipeline._init_worker)
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    cost = {"records": 0.0, "RDF": 0.0, "SHACL": 0.0, "store": 0.0}
+    nquads: list[bytes] = []
+    quads = 0
+    for path in iter_record_paths(cases):
+        t = _cpu()
+        loaded = load_record(path)
+        cost["records"] += _cpu() - t
+        t = _cpu()
+        pub = to_publication_graph(loaded, ctx.mapper, base=ctx.base)
+        graphs = to_case_graphs(loaded, ctx.mapper, base=ctx.base)
+        cost["RDF"] += _cpu() - t
+        t = _cpu()
+        results, _ = _validate_cases(pub, graphs, ctx, "rudof", details=False)
+        cost["SHACL"] += _cpu() - t
+        assert not [r for r in results if r.severity == "Violation"], results[:3]
+        for cg in [pub, *graphs]:
+            g = ox.NamedNode(str(cg.graph))
+            batch = [ox.Quad(t.subject, t.predicate, t.object, g) for t in _ox_triples(cg.triples)]
+            quads += len(batch)
+            nquads.append(ox.serialize(batch, format=ox.RdfFormat.N_QUADS) or b"")
+    data = b"".join(nquads)
+    store_dir = work / "store"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    t, wall = _cpu(), time.perf_counter()
+    store = ox.Store(str(store_dir))
+    store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    store.optimize()
+    loaded_quads = len(store)
+    del store
+    # the bulk loader works in threads of this process: process_time counts them all
+    cost["store"] = _cpu() - t
+    cost["store wall"] = time.perf_counter() - wall
+    return {**cost, "quads": float(quads), "stored": float(loaded_quads)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=2000)
+    ap.add_argument("--target-cases", type=int, default=100_000)
+    ap.add_argument("--target-seconds", type=float, default=600.0)
+    ap.add_argument("--work", type=Path, help="directory for the synthetic cases and the store")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        cost = measure(args.cases, Path(tmp))
+    n, cores = args.cases, os.cpu_count() or 1
+    scale = args.target_cases / n
+    print(f"## Scale floor: {n:,} synthetic cases, {cost['quads']:,.0f} quads "
+          f"({cost['quads'] / n:.0f} a case), one process; projected to "
+          f"{args.target_cases:,} cases on {cores} cores")
+    print("| part (CPU) | ms a case | CPU s at the target size |\n|---|---:|---:|")
+    total = 0.0
+    for part in ("records", "RDF", "SHACL", "store"):
+        secs = cost[part]
+        total += secs
+        print(f"| {part} | {secs * 1000 / n:.2f} | {secs * scale:,.0f} |")
+    print(f"| **sum** | **{total * 1000 / n:.2f}** | **{total * scale:,.0f}** |")
+    print(f"store: {cost['store'] * 1e6 / cost['quads']:.1f} µs of CPU a quad "
+          f"({cost['store wall']:.1f} s wall for {cost['stored']:,.0f} quads)")
+    bound = total * scale / cores
+    print(f"lower bound on the wall time at {args.target_cases:,} cases: {bound:,.0f} s "
+          f"(the sum ÷ {cores} cores) against a target of {args.target_seconds:,.0f} s; "
+          f"left for everything else (dumps, claims, VoID, spooling, pool): "
+          f"{args.target_seconds - bound:,.0f} s")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
