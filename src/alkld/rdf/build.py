@@ -157,6 +157,7 @@ def _plan(model: type[Node]) -> tuple[tuple[str, URIRef, object, bool], ...]:
          model.model_fields[name].default is False and name not in _ALWAYS)
         for name in model.model_fields if name not in model.unpublished)
 
+
 _DATE_FIELDS = {"date", "start", "end", "received", "accepted", "published"}
 
 
