@@ -218,9 +218,15 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
     name = ox.NamedNode(graph)
     prefixes = prefixes_for(base)
     shared_ns = tuple(f"<{base}{ns}".encode() for ns in SHARED_NAMESPACES)
-    is_shared = [lines[i].startswith(shared_ns) for i in index]
-    own = [t for t, sh in zip(ordered, is_shared, strict=True) if not sh]
-    own_lines = [lines[i] for i, sh in zip(index, is_shared, strict=True) if not sh]
+    own: list[ox.Triple] = []
+    own_lines: list[bytes] = []
+    shared_lines: list[bytes] = []
+    for i in index:
+        if lines[i].startswith(shared_ns):
+            shared_lines.append(lines[i])
+        else:
+            own.append(triples[i])
+            own_lines.append(lines[i])
     quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
     compactor = compactor or GraphCompactor(context_document(base)["@context"])
     stats = GraphStats()
@@ -235,7 +241,7 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
         if own else b"",
         jsonld=json.dumps(compactor.graph_object(graph, ordered), sort_keys=True,
                           ensure_ascii=False, separators=(",", ":")).encode(),
-        shared=tuple(lines[i] for i, sh in zip(index, is_shared, strict=True) if sh),
+        shared=tuple(shared_lines),
         triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
 
 

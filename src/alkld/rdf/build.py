@@ -91,9 +91,6 @@ _SEX_IRIS = {
 }
 
 
-_DATE_TYPES, _DATE = {4: XSD.gYear, 7: XSD.gYearMonth}, XSD.date
-
-
 @cache
 def curie_iri(curie: str) -> URIRef:
     """Expand one of the code's own CURIEs (``alkld:Case``, ``schema:value``)."""
@@ -217,6 +214,7 @@ _MOTIVATED_BY, _DESCRIBING, _HAS_BODY, _HAS_TARGET = (
     OA.motivatedBy, OA.describing, OA.hasBody, OA.hasTarget)
 _HAS_SOURCE, _HAS_SELECTOR, _EXACT = OA.hasSource, OA.hasSelector, OA.exact
 _DURATION, _INTEGER, _DECIMAL = XSD.duration, XSD.integer, XSD.decimal
+_DATE_TYPES, _DATE = {4: XSD.gYear, 7: XSD.gYearMonth}, XSD.date
 
 
 class _Emitter:
