@@ -98,6 +98,8 @@ def main() -> int:
     ap.add_argument("--target-seconds", type=float, default=600.0)
     ap.add_argument("--work", type=Path, help="directory for the synthetic cases and the store")
     args = ap.parse_args()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         cost = measure(args.cases, Path(tmp))
     n, cores = args.cases, os.cpu_count() or 1
