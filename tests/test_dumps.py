@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyoxigraph as ox
+import pytest
 from rdflib import Graph
 
 from alkld.publish.dumps import (
@@ -107,8 +108,20 @@ def test_graph_part_sorted_by_terms_and_deduplicated_whatever_the_characters() -
                        for t in triples}.items())
         got = list(ox.parse(part.nquads, format=ox.RdfFormat.N_QUADS))
         assert [q.triple for q in got] == [t for _, t in want]
+        assert {q.graph_name for q in got} == {ox.NamedNode(B + "graph/g")}
+        # The build hands over the N-Triples it made for the validator: the same part.
+        given = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+        assert to_graph_part(B + "graph/g", triples, base=B, ntriples=given) == part
         assert part.quads == len(want)
         trig = b"".join(f"@prefix {p}: <{ns}> .\n".encode()
                         for p, ns in prefixes_for(B).items()) + part.trig
         assert {q.triple for q in ox.parse(trig, format=ox.RdfFormat.TRIG)} == \
             {t for _, t in want}
+
+
+def test_graph_part_refuses_n_triples_that_are_not_its_triples() -> None:
+    """N-Triples handed over for other triples than the graph's are an error, not a dump."""
+    triples = [ox.Triple(ox.NamedNode(B + "node/x"), LABEL, ox.Literal("x"))]
+    other = ox.serialize(triples * 2, format=ox.RdfFormat.N_TRIPLES)
+    with pytest.raises(ValueError, match="graph/g: 2 N-Triples lines for 1 triples"):
+        to_graph_part(B + "graph/g", triples, base=B, ntriples=other)

@@ -378,7 +378,7 @@ def stream_record(loaded: LoadedRecord, ctx: Context, *, validator: str = "rudof
         triples = _ox_triples(cg.triples)
         ntriples[str(cg.graph)] = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
         out.parts.append(to_graph_part(str(cg.graph), triples, base=ctx.base,
-                                       compactor=compactor))
+                                       compactor=compactor, ntriples=ntriples[str(cg.graph)]))
         if "/graph/case-" in cg.graph:
             out.typed[str(cg.graph)] = _typed_digests(cg)
     out.timings["serialise"] = time.perf_counter() - started

@@ -202,14 +202,23 @@ class GraphPart:
 
 
 def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
-                  compactor: GraphCompactor | None = None) -> GraphPart:
-    """Serialise one named graph (its triples deduplicated and sorted) for the dumps."""
+                  compactor: GraphCompactor | None = None,
+                  ntriples: bytes | None = None) -> GraphPart:
+    """Serialise one named graph (its triples deduplicated and sorted) for the dumps.
+
+    ``ntriples``, when given, is ``triples`` already serialised as N-Triples by pyoxigraph,
+    in the same order (the build has it for the validator).
+    """
     triples = list(triples)
     # One N-Triples line a triple, in input order: sorting the lines sorts the triples as
     # (subject, predicate, object) in their N-Triples forms (a term's form never has a
     # character below the space that ends it), and equal lines are equal triples.
-    lines = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).splitlines() \
-        if triples else []
+    if ntriples is None:
+        ntriples = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) if triples else b""
+    lines = ntriples.splitlines()
+    if len(lines) != len(triples):
+        raise ValueError(f"graph {graph}: {len(lines)} N-Triples lines for "
+                         f"{len(triples)} triples")
     index: list[int] = []
     for i in sorted(range(len(lines)), key=lines.__getitem__):
         if not index or lines[i] != lines[index[-1]]:
@@ -228,13 +237,15 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
             own.append(triples[i])
             own_lines.append(lines[i])
     quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
+    # An N-Quads line is its N-Triples line with the graph name before the final " .".
+    tail = b"<" + graph.encode() + b"> .\n"
     compactor = compactor or GraphCompactor(context_document(base)["@context"])
     stats = GraphStats()
     stats.add(own)
     subjects = sorted({line[:line.index(b" ")] for line in own_lines})
     return GraphPart(
         graph=graph, quads=len(ordered),
-        nquads=ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b"",
+        nquads=b"".join(lines[i][:-1] + tail for i in index),
         trig=_strip_prefixes(ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes))
         if quads else b"",
         turtle=_strip_prefixes(ox.serialize(own, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
