@@ -1,0 +1,105 @@
+"""Store loading: the CPU a quad and the memory of pyoxigraph's bulk loader, by batch size.
+
+The build feeds its N-Quads to the store's bulk loader in batches
+(:class:`alkld.store.embedded.StoreLoader`, ``batch_bytes``, 128 MB by default). Each batch
+becomes new files that the store merges later, so larger batches cost less CPU a quad and
+more memory. This script loads one N-Quads file (a dump of ``alkld build``) into a new
+on-disk store once per batch size, and once as a single streamed call, each in a fresh
+process, and prints the wall time, the CPU (all threads) a quad, and the peak RSS.
+
+Usage: python benchmarks/store_batches.py --nq OUT/alkld.nq [--batches 16 64 128 256] [--stream]
+Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
+    """Load ``nq`` into a new store at ``store_dir`` in batches of ``batch_mb`` (0: one call)."""
+    import pyoxigraph as ox
+
+    wall, cpu = time.perf_counter(), _cpu()
+    store = ox.Store(str(store_dir))
+    if batch_mb:
+        size, rest = batch_mb << 20, b""
+        with nq.open("rb") as fh:
+            while chunk := fh.read(size):
+                chunk = rest + chunk
+                cut = chunk.rfind(b"\n") + 1
+                rest = chunk[cut:]
+                store.bulk_load(chunk[:cut], format=ox.RdfFormat.N_QUADS, lenient=True)
+        if rest.strip():
+            raise SystemExit(f"{nq}: the file does not end with a newline")
+    else:  # one call, reading a pipe fed by a thread, as a build would have to feed it
+        read_fd, write_fd = os.pipe()
+
+        def feed() -> None:
+            with nq.open("rb") as fh, os.fdopen(write_fd, "wb") as out:
+                shutil.copyfileobj(fh, out, 1 << 20)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        with os.fdopen(read_fd, "rb") as inp:
+            store.bulk_load(inp, format=ox.RdfFormat.N_QUADS, lenient=True)
+        feeder.join()
+    store.flush()
+    store.optimize()
+    quads = len(store)
+    return {"quads": quads, "wall": time.perf_counter() - wall, "cpu": _cpu() - cpu,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nq", type=Path, required=True, help="an N-Quads dump (alkld.nq)")
+    ap.add_argument("--batches", type=int, nargs="+", default=[16, 64, 128, 256],
+                    help="batch sizes in MB")
+    ap.add_argument("--stream", action="store_true", help="also load it in one streamed call")
+    ap.add_argument("--work", type=Path, help="directory for the stores (default: a temp dir)")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode: one batch size
+    args = ap.parse_args()
+    if not args.nq.is_file():
+        print(f"error: {args.nq}: no such N-Quads file (expected the alkld.nq of a build)",
+              file=sys.stderr)
+        return 2
+    if args.one is not None:
+        with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+            print(json.dumps(load_once(args.nq, Path(tmp) / "store", args.one)))
+        return 0
+    sizes = [*args.batches, *([0] if args.stream else [])]
+    print(f"## Store bulk load of {args.nq} ({args.nq.stat().st_size / 1e6:,.0f} MB), "
+          "each in a fresh process")
+    print("| batch | wall (s) | CPU (s, all threads) | CPU µs a quad | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|")
+    for mb in sizes:
+        cmd = [sys.executable, __file__, "--nq", str(args.nq), "--one", str(mb)]
+        if args.work:
+            cmd += ["--work", str(args.work)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        r = json.loads(out.splitlines()[-1])
+        label = f"{mb} MB" if mb else "one streamed call"
+        print(f"| {label} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{r['cpu'] / r['quads'] * 1e6:.1f} | {r['rss_mb']:,.0f} |")
+    print(f"({r['quads']:,} quads; load average at the end: {os.getloadavg()[0]:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
