@@ -86,11 +86,15 @@ class StoreLoader:
 
     :meth:`add` buffers N-Quads bytes and hands batches of ``batch_bytes`` to a loader
     thread (pyoxigraph's bulk loader releases the GIL, so the build goes on meanwhile; at
-    most two batches wait). :meth:`close` loads the rest, flushes, optimises and moves the
+    most one batch waits). :meth:`close` loads the rest, flushes, optimises and moves the
     store to ``path`` (replacing it) and returns its quad count; :meth:`abort` drops it.
+
+    Each batch becomes new files the store merges later: 128 MB batches cost a quarter less
+    CPU a quad than 64 MB ones, for ~0.4 GB more of the loader's memory
+    (``benchmarks/store_batches.py``; figures in benchmarks/RESULTS.md).
     """
 
-    def __init__(self, path: Path, *, batch_bytes: int = 64 << 20) -> None:
+    def __init__(self, path: Path, *, batch_bytes: int = 128 << 20) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
         if self.tmp.exists():
@@ -99,7 +103,7 @@ class StoreLoader:
         self.seconds = 0.0
         self._buffer: list[bytes] = []
         self._size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._count = 0
         self._thread = threading.Thread(target=self._run, name="alkld-store", daemon=True)
