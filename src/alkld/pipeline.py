@@ -376,9 +376,10 @@ def stream_record(loaded: LoadedRecord, ctx: Context, *, validator: str = "rudof
     ntriples: dict[str, bytes] = {}
     for cg in [pub, *cases]:
         triples = _ox_triples(cg.triples)
-        ntriples[str(cg.graph)] = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+        lines = ntriples[str(cg.graph)] = \
+            ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
         out.parts.append(to_graph_part(str(cg.graph), triples, base=ctx.base,
-                                       compactor=compactor, ntriples=ntriples[str(cg.graph)]))
+                                       compactor=compactor, ntriples=lines))
         if "/graph/case-" in cg.graph:
             out.typed[str(cg.graph)] = _typed_digests(cg)
     out.timings["serialise"] = time.perf_counter() - started
