@@ -4,8 +4,9 @@ The build feeds its N-Quads to the store's bulk loader in batches
 (:class:`alkld.store.embedded.StoreLoader`, ``batch_bytes``, 128 MB by default). Each batch
 becomes new files that the store merges later, so larger batches cost less CPU a quad and
 more memory. This script loads one N-Quads file (a dump of ``alkld build``) into a new
-on-disk store once per batch size, and once as a single streamed call, each in a fresh
-process, and prints the wall time, the CPU (all threads) a quad, and the peak RSS.
+on-disk store once per batch size with that loader, and once as a single streamed call,
+each in a fresh process, and prints the wall time, the CPU (all threads) a quad, and the
+peak RSS.
 
 Usage: python benchmarks/store_batches.py --nq OUT/alkld.nq [--batches 16 64 128 256] [--stream]
 Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
@@ -32,22 +33,31 @@ def _cpu() -> float:
 
 
 def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
-    """Load ``nq`` into a new store at ``store_dir`` in batches of ``batch_mb`` (0: one call)."""
+    """Load ``nq`` into a new store at ``store_dir`` in batches of ``batch_mb`` (0: one call).
+
+    Batches go through the build's own :class:`~alkld.store.embedded.StoreLoader` (its
+    loader thread, its queue), fed whole lines a megabyte at a time as the build feeds it.
+    """
     import pyoxigraph as ox
 
+    from alkld.store.embedded import StoreLoader
+
     wall, cpu = time.perf_counter(), _cpu()
-    store = ox.Store(str(store_dir))
     if batch_mb:
-        size, rest = batch_mb << 20, b""
+        loader = StoreLoader(store_dir, batch_bytes=batch_mb << 20)
+        rest = b""
         with nq.open("rb") as fh:
-            while chunk := fh.read(size):
+            while chunk := fh.read(1 << 20):
                 chunk = rest + chunk
                 cut = chunk.rfind(b"\n") + 1
                 rest = chunk[cut:]
-                store.bulk_load(chunk[:cut], format=ox.RdfFormat.N_QUADS, lenient=True)
+                loader.add(chunk[:cut])
         if rest.strip():
+            loader.abort()
             raise SystemExit(f"{nq}: the file does not end with a newline")
+        quads = loader.close()
     else:  # one call, reading a pipe fed by a thread, as a build would have to feed it
+        store = ox.Store(str(store_dir))
         read_fd, write_fd = os.pipe()
 
         def feed() -> None:
@@ -59,9 +69,9 @@ def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
         with os.fdopen(read_fd, "rb") as inp:
             store.bulk_load(inp, format=ox.RdfFormat.N_QUADS, lenient=True)
         feeder.join()
-    store.flush()
-    store.optimize()
-    quads = len(store)
+        store.flush()
+        store.optimize()
+        quads = len(store)
     return {"quads": quads, "wall": time.perf_counter() - wall, "cpu": _cpu() - cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
