@@ -89,9 +89,10 @@ class StoreLoader:
     most one batch waits). :meth:`close` loads the rest, flushes, optimises and moves the
     store to ``path`` (replacing it) and returns its quad count; :meth:`abort` drops it.
 
-    Each batch becomes new files the store merges later: 128 MB batches cost a quarter less
-    CPU a quad than 64 MB ones, for ~0.4 GB more of the loader's memory
-    (``benchmarks/store_batches.py``; figures in benchmarks/RESULTS.md).
+    Each batch becomes new files the store merges later. At 100k cases, 128 MB batches
+    cost the build process ~100 CPU-s less than 64 MB ones, for ~0.3 GB more peak memory;
+    at 4 M quads the difference is within noise (``benchmarks/store_batches.py``,
+    benchmarks/RESULTS.md).
     """
 
     def __init__(self, path: Path, *, batch_bytes: int = 128 << 20) -> None:
