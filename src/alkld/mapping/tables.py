@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alkld.errors import MappingError
-from alkld.vocab import CONVERTER, is_valid_curie
+from alkld.vocab import expand_curie, is_valid_curie
 
 __all__ = [
     "PREFERENCE",
@@ -81,7 +81,7 @@ class Mapping:
     @property
     def object_iri(self) -> str:
         """The canonical IRI of the object identifier."""
-        return CONVERTER.expand_strict(self.object_id)
+        return expand_curie(self.object_id)
 
 
 def read_sssom(path: Path) -> list[Mapping]:

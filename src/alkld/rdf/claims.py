@@ -29,6 +29,7 @@ FAVOURABLE = {ALKLD[n] for n in (
     "PartialResponse", "CompleteResponse", "NearCompleteResponse", "ClinicalImprovement",
     "FavourableResponse", "DurableResponse", "Remission")}
 _NOT_CONFIRMED = {ALKLD.Misdiagnosis, ALKLD.Differential}
+_TYPE, _CASE = RDF.type, ALKLD.Case
 
 
 def _index(triples: Iterable[Triple]) -> dict[object, dict[object, list[object]]]:
@@ -56,7 +57,7 @@ def claims_triples(case_graphs: Mapping[URIRef, list[Triple]],
     out: list[Triple] = []
     for triples in case_graphs.values():
         idx = _index(triples)
-        for case in [s for s, po in idx.items() if ALKLD.Case in po.get(RDF.type, [])]:
+        for case in dict.fromkeys(s for s, p, o in triples if p == _TYPE and o == _CASE):
             po = idx[case]
             pub = po.get(ALKLD.reportedIn, [None])[0]
             doi = pub_index.get(pub, {}).get(PRISM_DOI, [None])[0] if pub else None
