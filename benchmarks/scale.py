@@ -175,6 +175,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, help="directory for the synthetic cases and output")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
     if args.one:
         with tempfile.TemporaryDirectory(dir=args.work) as tmp:
             report = run_size(args.one, args.jobs, args.baseline, Path(tmp))
