@@ -26,6 +26,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -273,15 +274,8 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
         triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
 
 
-_PREFIXES: dict[str, dict[str, str]] = {}
-
-
-def _prefixes(base: str) -> dict[str, str]:
-    """:func:`prefixes_for`, computed once a base (the caller must not change it)."""
-    found = _PREFIXES.get(base)
-    if found is None:
-        found = _PREFIXES[base] = prefixes_for(base)
-    return found
+#: :func:`prefixes_for` once a base, for the writers (which do not change it).
+_prefixes = cache(prefixes_for)
 
 
 def _subject_blocks(turtle: bytes) -> list[bytes]:
