@@ -70,7 +70,8 @@ class CachedNamespace(Namespace):
     """rdflib's :class:`~rdflib.Namespace`, each term made once.
 
     ``Namespace.term`` builds and checks a new ``URIRef`` at every ``ALKLD.Case`` (~4 µs);
-    the RDF builder names a few hundred terms a case. Here the second use is a dict lookup.
+    here later uses look it up (~2 µs: the attribute still fails on ``str`` first). Hot loops
+    bind the terms they use to module constants instead.
     """
 
     __slots__ = ()
