@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import curies
-from rdflib import Namespace, URIRef
+from rdflib import Namespace
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
 
 __all__ = [
@@ -63,42 +63,19 @@ __all__ = [
 #: The default base under which alkld mints the IRIs of its own resources.
 DEFAULT_BASE = "https://w3id.org/alkld/"
 
-_TERMS: dict[tuple[str, str], URIRef] = {}
-
-
-class CachedNamespace(Namespace):
-    """rdflib's :class:`~rdflib.Namespace`, each term made once.
-
-    ``Namespace.term`` builds and checks a new ``URIRef`` at every ``ALKLD.Case`` (~4 µs);
-    here later uses look it up (~2 µs: the attribute still fails on ``str`` first). Hot loops
-    bind the terms they use to module constants instead.
-    """
-
-    __slots__ = ()
-
-    def term(self, name: str) -> URIRef:
-        key = (self, name)
-        found = _TERMS.get(key)
-        if found is None:
-            if len(_TERMS) > 50_000:
-                _TERMS.clear()
-            found = _TERMS[key] = super().term(name)
-        return found
-
-
 #: The alkld ontology (TBox); fixed, whatever base the data is published under.
-ALKLD = CachedNamespace("https://w3id.org/alkld/ontology#")
+ALKLD = Namespace("https://w3id.org/alkld/ontology#")
 
-OBO = CachedNamespace("http://purl.obolibrary.org/obo/")
-OA = CachedNamespace("http://www.w3.org/ns/oa#")
-FABIO = CachedNamespace("http://purl.org/spar/fabio/")
-CITO = CachedNamespace("http://purl.org/spar/cito/")
-PRISM = CachedNamespace("http://prismstandard.org/namespaces/basic/2.0/")
-BIBO = CachedNamespace("http://purl.org/ontology/bibo/")
-SCHEMA = CachedNamespace("http://schema.org/")
-SEMAPV = CachedNamespace("https://w3id.org/semapv/vocab/")
-SD = CachedNamespace("http://www.w3.org/ns/sparql-service-description#")
-SSSOM = CachedNamespace("https://w3id.org/sssom/")
+OBO = Namespace("http://purl.obolibrary.org/obo/")
+OA = Namespace("http://www.w3.org/ns/oa#")
+FABIO = Namespace("http://purl.org/spar/fabio/")
+CITO = Namespace("http://purl.org/spar/cito/")
+PRISM = Namespace("http://prismstandard.org/namespaces/basic/2.0/")
+BIBO = Namespace("http://purl.org/ontology/bibo/")
+SCHEMA = Namespace("http://schema.org/")
+SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+SSSOM = Namespace("https://w3id.org/sssom/")
 
 #: CURIE prefix → IRI prefix, the single written-down form of every identifier space.
 #: Prefixes follow the Bioregistry's preferred capitalisation.
@@ -132,6 +109,7 @@ def expand_curie(curie: str) -> str:
     'http://identifiers.org/ncbigene/238'
     """
     return CONVERTER.expand_strict(curie)
+
 
 #: Other IRI forms in circulation for the same identifier, linked by ``skos:exactMatch``.
 ALTERNATE_FORMS: dict[str, tuple[str, ...]] = {

@@ -161,34 +161,30 @@ class GraphStats:
     links: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, triples: Iterable[ox.Triple], sign: int = 1) -> None:
-        for t in triples:
-            predicate = t.predicate.value
-            obj = t.object
-            if sign > 0:
-                self.properties.add(predicate)
-            if predicate == _RDF_TYPE:
-                if sign > 0:
-                    self.classes.add(str(obj))
-            elif isinstance(obj, ox.NamedNode):
-                name = link_target(obj.value)
-                if name is not None:
-                    self.links[(name, predicate)] += sign
+        """Count ``triples`` (``sign`` -1: take back the links of triples counted twice)."""
+        triples = list(triples)
+        if triples:
+            self.add_lines(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).splitlines(),
+                           sign)
 
-    def add_lines(self, lines: Iterable[bytes]) -> None:
+    def add_lines(self, lines: Iterable[bytes], sign: int = 1) -> None:
         """:meth:`add` for triples given as pyoxigraph's N-Triples lines (without newline)."""
         rdf_type = b"<" + _RDF_TYPE.encode() + b">"
         predicates: set[bytes] = set()
+        classes: set[str] = set()
         links = self.links
         for line in lines:
             _, predicate, obj = line.split(b" ", 2)
             predicates.add(predicate)
             if predicate == rdf_type:
-                self.classes.add(obj[:-2].decode())
+                classes.add(obj[:-2].decode())
             elif obj[:1] == b"<":
                 name = link_target(obj[1:-3].decode())
                 if name is not None:
-                    links[(name, predicate[1:-1].decode())] += 1
-        self.properties.update(p[1:-1].decode() for p in predicates)
+                    links[(name, predicate[1:-1].decode())] += sign
+        if sign > 0:
+            self.classes |= classes
+            self.properties.update(p[1:-1].decode() for p in predicates)
 
     def update(self, other: GraphStats) -> None:
         self.classes |= other.classes

@@ -304,7 +304,7 @@ class _Emitter:
                 unit = UNITS[item.unit]
                 self.add(child, SCHEMA.unitText, Literal(unit.label))
                 if unit.uo:
-                    self.add(child, ALKLD.unit, URIRef(expand_curie(unit.uo)))
+                    self.add(child, ALKLD.unit, _term_iri(expand_curie(unit.uo)))
         elif isinstance(item, Enum):
             self.add(subject, pred, enum_iri(item))
         elif isinstance(item, bool):
