@@ -7,10 +7,15 @@ target and swapped in only when complete, so a failed build leaves the previous 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import logging
+import os
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -82,56 +87,100 @@ def _new_store(path: Path, fill: Callable[[ox.Store], None]) -> int:
 
 
 class StoreLoader:
-    """Bulk-loads N-Quads into a new on-disk store in a thread, as the build produces them.
+    """Loads N-Quads into a new on-disk store as the build produces them, in one bulk load.
 
-    :meth:`add` buffers N-Quads bytes and hands batches of ``batch_bytes`` to a loader
-    thread (pyoxigraph's bulk loader releases the GIL, so the build goes on meanwhile; at
-    most one batch waits). :meth:`close` loads the rest, flushes, optimises and moves the
-    store to ``path`` (replacing it) and returns its quad count; :meth:`abort` drops it.
-
-    Each batch becomes new files the store merges later. At 100k cases, 128 MB batches
-    cost the build process ~100 CPU-s less than 64 MB ones, for ~0.3 GB more peak memory;
-    at 4 M quads the difference is within noise (``benchmarks/store_batches.py``,
-    benchmarks/RESULTS.md).
+    pyoxigraph's bulk loader sorts what it reads into new files and adds them all to the
+    store when its call ends. One call for the whole release costs less than a call a batch:
+    each call's files are merged with the store written so far, and those merges grow with
+    the store (10 M quads: 21 against 27 µs of CPU a quad with 128 MB batches;
+    ``benchmarks/store_batches.py``, benchmarks/RESULTS.md). So a loader thread runs one
+    ``bulk_load`` reading a named pipe, which pyoxigraph reads natively, without Python's
+    lock. :meth:`add` hands whole N-Quads lines, ``chunk_bytes`` at a time, to a writer
+    thread that feeds the pipe (at most ``queued`` chunks wait: the build blocks only when
+    the store falls that far behind). :meth:`close` ends the input, waits for the store to
+    be flushed and optimised, moves it to ``path`` (replacing it) and returns its quad
+    count; :meth:`abort` drops it.
     """
 
-    def __init__(self, path: Path, *, batch_bytes: int = 128 << 20) -> None:
+    def __init__(self, path: Path, *, chunk_bytes: int = 8 << 20, queued: int = 8) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.batch_bytes = batch_bytes
+        self.fifo = path.with_name(path.name + ".nq-pipe")
+        for stale in (self.tmp, self.fifo):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+        os.mkfifo(self.fifo)
+        self.chunk_bytes = chunk_bytes
         self.seconds = 0.0
         self._buffer: list[bytes] = []
         self._size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queued)
+        self._error: BaseException | None = None  # the loader's
+        self._write_error: BaseException | None = None
+        self._aborted = False
         self._count = 0
-        self._thread = threading.Thread(target=self._run, name="alkld-store", daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
+        self._loader = threading.Thread(target=self._load, name="alkld-store", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="alkld-store-feed",
+                                        daemon=True)
+        self._loader.start()
+        self._writer.start()
 
-    def _run(self) -> None:
-        import time
-
+    def _load(self) -> None:
+        started = time.perf_counter()
         try:
             store = ox.Store(str(self.tmp))
-            while True:
-                batch = self._queue.get()
-                if batch is None:
-                    break
-                started = time.perf_counter()
-                store.bulk_load(batch, format=ox.RdfFormat.N_QUADS, lenient=True)
-                self.seconds += time.perf_counter() - started
-            started = time.perf_counter()
-            store.flush()
-            store.optimize()
-            self._count = len(store)
-            self.seconds += time.perf_counter() - started
+            store.bulk_load(path=str(self.fifo), format=ox.RdfFormat.N_QUADS, lenient=True)
+            if not self._aborted:
+                store.flush()
+                store.optimize()
+                self._count = len(store)
             del store
         except BaseException as e:  # noqa: BLE001 - re-raised by close()
             self._error = e
+        finally:
+            self._done.set()
+            # a writer still waiting for a reader (the store failed before reading) or
+            # writing into the pipe gets a reader that goes away: it stops with EPIPE
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK))
+            self.seconds = time.perf_counter() - started
+
+    def _open_pipe(self) -> int | None:
+        """The pipe's write end, once the loader reads it; None if the loader ended first."""
+        while True:
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+                if self._done.wait(0.005):
+                    return None
+                continue
+            os.set_blocking(fd, True)
+            with contextlib.suppress(OSError, AttributeError):  # Linux only; a larger pipe
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
+            return fd
+
+    def _write(self) -> None:
+        fd: int | None = None
+        try:
+            fd = self._open_pipe()
+            while (chunk := self._queue.get()) is not None:
+                if fd is None:
+                    continue  # the loader has ended: drop the input, let add() go on
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        except BaseException as e:  # noqa: BLE001 - re-raised by close()
+            self._write_error = e
             while self._queue.get() is not None:  # let the producer finish
                 pass
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def add(self, nquads: bytes) -> None:
         """Queue N-Quads (whole lines) for loading."""
@@ -139,19 +188,27 @@ class StoreLoader:
             raise self._error
         self._buffer.append(nquads)
         self._size += len(nquads)
-        if self._size >= self.batch_bytes:
+        if self._size >= self.chunk_bytes:
             self._queue.put(b"".join(self._buffer))
             self._buffer, self._size = [], 0
 
-    def close(self) -> int:
-        """Load what is left, finish the store at ``path``; return its number of quads."""
+    def _finish_input(self) -> None:
         if self._buffer:
             self._queue.put(b"".join(self._buffer))
             self._buffer, self._size = [], 0
         self._queue.put(None)
-        self._thread.join()
+        self._writer.join()
+        self._loader.join()
+        with contextlib.suppress(FileNotFoundError):
+            self.fifo.unlink()
+
+    def close(self) -> int:
+        """Load what is left, finish the store at ``path``; return its number of quads."""
+        self._finish_input()
         if self._error is not None:
             raise self._error
+        if self._write_error is not None:
+            raise self._write_error
         old = self.path.with_name(self.path.name + ".old")
         if old.exists():
             shutil.rmtree(old)
@@ -164,10 +221,12 @@ class StoreLoader:
 
     def abort(self) -> None:
         """Stop loading and remove the partial store."""
+        self._aborted = True
         self._buffer = []
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        if self._writer.is_alive() or self._loader.is_alive():
+            self._finish_input()
+        with contextlib.suppress(FileNotFoundError):
+            self.fifo.unlink()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
