@@ -1,12 +1,13 @@
 """Store loading: the CPU a quad and the memory of pyoxigraph's bulk loader, by batch size.
 
-The build feeds its N-Quads to the store's bulk loader in batches
-(:class:`alkld.store.embedded.StoreLoader`, ``batch_bytes``, 128 MB by default). Each batch
-becomes new files that the store merges later, so larger batches cost less CPU a quad and
-more memory. This script loads one N-Quads file (a dump of ``alkld build``) into a new
-on-disk store once per batch size with that loader, and once as a single streamed call,
-each in a fresh process, and prints the wall time, the CPU (all threads) a quad, and the
-peak RSS.
+pyoxigraph's bulk loader sorts what one call reads into new files and adds them to the
+store when the call ends; the store merges them with what it holds. The build used to
+call it once per batch of N-Quads (128 MB, until 2026-12-02); it now makes one call for
+the whole release, fed through a pipe (:class:`alkld.store.embedded.StoreLoader`). This
+script loads one N-Quads file (a dump of ``alkld build``) into a new on-disk store once
+per batch size, a ``bulk_load`` call a batch, and once through the build's loader
+(``--stream``), each in a fresh process, and prints the wall time, the CPU (all
+threads) a quad, and the peak RSS.
 
 Usage: python benchmarks/store_batches.py --nq OUT/alkld.nq [--batches 16 64 128 256] [--stream]
 Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
@@ -18,12 +19,11 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -32,46 +32,47 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
-    """Load ``nq`` into a new store at ``store_dir`` in batches of ``batch_mb`` (0: one call).
+def _chunks(nq: Path) -> Iterator[bytes]:
+    """``nq`` a megabyte at a time, cut at line ends (as the build produces it)."""
+    rest = b""
+    with nq.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            rest = chunk[cut:]
+            yield chunk[:cut]
+    if rest.strip():
+        raise SystemExit(f"{nq}: the file does not end with a newline")
 
-    Batches go through the build's own :class:`~alkld.store.embedded.StoreLoader` (its
-    loader thread, its queue), fed whole lines a megabyte at a time as the build feeds it.
-    """
+
+def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
+    """Load ``nq`` into a new store at ``store_dir``: a ``bulk_load`` call per batch of
+    ``batch_mb`` MB, or (0) one call fed through the build's :class:`StoreLoader`."""
     import pyoxigraph as ox
 
     from alkld.store.embedded import StoreLoader
 
     wall, cpu = time.perf_counter(), _cpu()
     if batch_mb:
-        loader = StoreLoader(store_dir, batch_bytes=batch_mb << 20)
-        rest = b""
-        with nq.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                chunk = rest + chunk
-                cut = chunk.rfind(b"\n") + 1
-                rest = chunk[cut:]
-                loader.add(chunk[:cut])
-        if rest.strip():
-            loader.abort()
-            raise SystemExit(f"{nq}: the file does not end with a newline")
-        quads = loader.close()
-    else:  # one call, reading a pipe fed by a thread, as a build would have to feed it
         store = ox.Store(str(store_dir))
-        read_fd, write_fd = os.pipe()
-
-        def feed() -> None:
-            with nq.open("rb") as fh, os.fdopen(write_fd, "wb") as out:
-                shutil.copyfileobj(fh, out, 1 << 20)
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-        with os.fdopen(read_fd, "rb") as inp:
-            store.bulk_load(inp, format=ox.RdfFormat.N_QUADS, lenient=True)
-        feeder.join()
+        batch: list[bytes] = []
+        size = 0
+        for chunk in _chunks(nq):
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= batch_mb << 20:
+                store.bulk_load(b"".join(batch), format=ox.RdfFormat.N_QUADS, lenient=True)
+                batch, size = [], 0
+        if batch:
+            store.bulk_load(b"".join(batch), format=ox.RdfFormat.N_QUADS, lenient=True)
         store.flush()
         store.optimize()
         quads = len(store)
+    else:
+        loader = StoreLoader(store_dir)
+        for chunk in _chunks(nq):
+            loader.add(chunk)
+        quads = loader.close()
     return {"quads": quads, "wall": time.perf_counter() - wall, "cpu": _cpu() - cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -81,7 +82,8 @@ def main() -> int:
     ap.add_argument("--nq", type=Path, required=True, help="an N-Quads dump (alkld.nq)")
     ap.add_argument("--batches", type=int, nargs="+", default=[16, 64, 128, 256],
                     help="batch sizes in MB")
-    ap.add_argument("--stream", action="store_true", help="also load it in one streamed call")
+    ap.add_argument("--stream", action="store_true",
+                    help="also load it as the build does: one call, fed through a pipe")
     ap.add_argument("--work", type=Path, help="directory for the stores (default: a temp dir)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode: one batch size
     args = ap.parse_args()
@@ -104,7 +106,7 @@ def main() -> int:
             cmd += ["--work", str(args.work)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.splitlines()[-1])
-        label = f"{mb} MB" if mb else "one streamed call"
+        label = f"{mb} MB, a call a batch" if mb else "one call through a pipe (the build's)"
         print(f"| {label} | {r['wall']:.1f} | {r['cpu']:.1f} | "
               f"{r['cpu'] / r['quads'] * 1e6:.1f} | {r['rss_mb']:,.0f} |")
     print(f"({r['quads']:,} quads; load average at the end: {os.getloadavg()[0]:.2f})")

@@ -15,8 +15,10 @@ term, with its labels and ancestors), not from the cases.
 :func:`build` streams: each pool worker hands back its record's graphs already serialised in
 every dump format (:class:`~alkld.publish.dumps.GraphPart`), its validation results and its
 claims; the parent spools them to disk as they arrive (:class:`~alkld.publish.dumps.DumpWriter`)
-and never holds the dataset. After the last record: the claims graph, the global checks, then
-the store (bulk-loaded from the spooled N-Quads, in a thread) while the dumps are assembled.
+and never holds the dataset; each graph's N-Quads also go, as they arrive, to the store's one
+bulk load (in a thread, fed through a pipe: :class:`~alkld.store.embedded.StoreLoader`). After
+the last record: the global checks, the claims graph, then the dumps are assembled while the
+store finishes.
 :func:`validate_release` and :func:`assemble` keep every graph in memory (rdflib triples),
 for ``alkld validate`` and small releases.
 """
@@ -792,7 +794,7 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
             claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
             add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
             del claims
-        # the store loads its last batches while the dumps are written
+        # the store finishes (its last quads, its merge) while the dumps are written
         counted: list[int] = []
         errors: list[BaseException] = []
 
