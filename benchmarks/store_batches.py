@@ -7,7 +7,7 @@ the whole release, fed through a pipe (:class:`alkld.store.embedded.StoreLoader`
 script loads one N-Quads file (a dump of ``alkld build``) into a new on-disk store once
 per batch size, a ``bulk_load`` call a batch, and once through the build's loader
 (``--stream``), each in a fresh process, and prints the wall time, the CPU (all
-threads) a quad, and the peak RSS.
+threads) a quad, the peak RSS and the store's size on disk.
 
 Usage: python benchmarks/store_batches.py --nq OUT/alkld.nq [--batches 16 64 128 256] [--stream]
 Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
@@ -73,8 +73,15 @@ def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
         for chunk in _chunks(nq):
             loader.add(chunk)
         quads = loader.close()
-    return {"quads": quads, "wall": time.perf_counter() - wall, "cpu": _cpu() - cpu,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    return {"quads": quads, "wall": wall, "cpu": cpu,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "disk_mb": _disk_bytes(store_dir) / 1e6}
+
+
+def _disk_bytes(directory: Path) -> int:
+    """What the store's files take on disk (allocated blocks, as ``du``)."""
+    return sum(f.stat().st_blocks * 512 for f in directory.rglob("*") if f.is_file())
 
 
 def main() -> int:
@@ -98,8 +105,9 @@ def main() -> int:
     sizes = [*args.batches, *([0] if args.stream else [])]
     print(f"## Store bulk load of {args.nq} ({args.nq.stat().st_size / 1e6:,.0f} MB), "
           "each in a fresh process")
-    print("| batch | wall (s) | CPU (s, all threads) | CPU µs a quad | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| batch | wall (s) | CPU (s, all threads) | CPU µs a quad | peak RSS (MB) "
+          "| store on disk (MB) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for mb in sizes:
         cmd = [sys.executable, __file__, "--nq", str(args.nq), "--one", str(mb)]
         if args.work:
@@ -108,7 +116,7 @@ def main() -> int:
         r = json.loads(out.splitlines()[-1])
         label = f"{mb} MB, a call a batch" if mb else "one call through a pipe (the build's)"
         print(f"| {label} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-              f"{r['cpu'] / r['quads'] * 1e6:.1f} | {r['rss_mb']:,.0f} |")
+              f"{r['cpu'] / r['quads'] * 1e6:.1f} | {r['rss_mb']:,.0f} | {r['disk_mb']:,.0f} |")
     print(f"({r['quads']:,} quads; load average at the end: {os.getloadavg()[0]:.2f})")
     return 0
 
