@@ -57,7 +57,8 @@ def claims_triples(case_graphs: Mapping[URIRef, list[Triple]],
     out: list[Triple] = []
     for triples in case_graphs.values():
         idx = _index(triples)
-        for case in dict.fromkeys(s for s, p, o in triples if p == _TYPE and o == _CASE):
+        # the index's lists, not a pass comparing every triple with rdflib's Python __eq__
+        for case in [s for s, po in idx.items() if _CASE in po.get(_TYPE, ())]:
             po = idx[case]
             pub = po.get(ALKLD.reportedIn, [None])[0]
             doi = pub_index.get(pub, {}).get(PRISM_DOI, [None])[0] if pub else None
