@@ -252,12 +252,12 @@ class _Emitter:
 
     def local_of(self, parent: str, item: Node, suffix: str) -> str:
         """A fact with an ``id`` is ``<root>-<id>`` wherever it nests; others extend the parent."""
-        node_id = getattr(item, "id", None)
+        node_id = item.__dict__.get("id")  # getattr(…, None) raises inside pydantic first
         return f"{self.root}-{node_id}" if node_id else f"{parent}-{suffix}"
 
     def collect_ids(self, obj: Node, local: str) -> None:
         """First pass: the IRI of every fact with an ``id``, for references."""
-        node_id = getattr(obj, "id", None)
+        node_id = obj.__dict__.get("id")
         if node_id:
             self.ids[node_id] = self.iris.node(local)
         for _, value in _children(obj):
@@ -372,7 +372,7 @@ _FIELD_KINDS = {"cited_by": "citedby"}
 
 
 def _suffix(model: type[Node], name: str, i: int, many: bool, item: Node) -> str:
-    node_id = getattr(item, "id", None)
+    node_id = item.__dict__.get("id")  # getattr(…, None) raises inside pydantic first
     if node_id:
         return node_id
     return f"{_FIELD_KINDS.get(name, model.kind)}{i + 1}" if many else name.replace("_", "")

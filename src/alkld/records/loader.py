@@ -235,7 +235,7 @@ def _check_ids(case: Case, case_loc: Loc, loaded: LoadedRecord) -> None:
     ids: dict[str, Loc] = {}
     nodes = list(_walk_nodes(case, case_loc))
     for node, loc in nodes:
-        node_id = getattr(node, "id", None)
+        node_id = node.__dict__.get("id")
         if node_id and node is not case:
             if node_id in ids:
                 raise CaseRecordError(
