@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def _cpu() -> float:
+def cpu_seconds() -> float:
+    """This process's CPU seconds, all threads (user + system)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
@@ -52,7 +53,7 @@ def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
 
     from alkld.store.embedded import StoreLoader
 
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     if batch_mb:
         store = ox.Store(str(store_dir))
         batch: list[bytes] = []
@@ -73,13 +74,13 @@ def load_once(nq: Path, store_dir: Path, batch_mb: int) -> dict[str, float]:
         for chunk in _chunks(nq):
             loader.add(chunk)
         quads = loader.close()
-    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     return {"quads": quads, "wall": wall, "cpu": cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "disk_mb": _disk_bytes(store_dir) / 1e6}
+            "disk_mb": disk_bytes(store_dir) / 1e6}
 
 
-def _disk_bytes(directory: Path) -> int:
+def disk_bytes(directory: Path) -> int:
     """What the store's files take on disk (allocated blocks, as ``du``)."""
     return sum(f.stat().st_blocks * 512 for f in directory.rglob("*") if f.is_file())
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,33 +24,29 @@ import tempfile
 import time
 from pathlib import Path
 
+from store_batches import cpu_seconds, disk_bytes  # this directory is on sys.path
+
 _TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _GROUP_BY = "SELECT ?type (COUNT(?x) AS ?n) WHERE { ?x a ?type } GROUP BY ?type"
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def measure(nq: Path, store_dir: Path, optimize: bool, lookups: int) -> dict[str, float]:
     import pyoxigraph as ox
 
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     store = ox.Store(str(store_dir))
     store.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS, lenient=True)
-    loaded, loaded_cpu = time.perf_counter(), _cpu()
+    loaded, loaded_cpu = time.perf_counter(), cpu_seconds()
     store.flush()
     if optimize:
         store.optimize()
-    done, done_cpu = time.perf_counter(), _cpu()
+    done, done_cpu = time.perf_counter(), cpu_seconds()
     quads = len(store)
     del store
-    files = [f for f in store_dir.rglob("*") if f.is_file()]
     out = {"quads": quads, "load_s": loaded - wall, "load_cpu": loaded_cpu - cpu,
            "optimize_s": done - loaded, "optimize_cpu": done_cpu - loaded_cpu,
-           "disk_mb": sum(f.stat().st_blocks * 512 for f in files) / 1e6,
-           "sst": sum(f.suffix == ".sst" for f in files)}
+           "disk_mb": disk_bytes(store_dir) / 1e6,
+           "sst": sum(1 for _ in store_dir.rglob("*.sst"))}
     store = ox.Store.read_only(str(store_dir))
     facts = [q.subject.value for q in store.quads_for_pattern(None, ox.NamedNode(_TYPE), None)
              if "/node/" in q.subject.value]
