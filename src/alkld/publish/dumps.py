@@ -152,6 +152,12 @@ def link_target(iri: str) -> str | None:
     return next(name for ns, name in _LINK_NAMESPACES if iri.startswith(ns))
 
 
+#: :func:`link_target` of an object by its N-Triples form (``<iri> .``), once a process
+#: ("" for none), and the link targets' namespaces as N-Triples IRIs begin (``b"<ns"``).
+_LINK_MEMO: dict[bytes, str] = {}
+_LINK_BYTES: list[bytes] = []
+
+
 @dataclass
 class GraphStats:
     """What VoID counts, for some triples: computed per named graph, summed by the writer."""
@@ -173,14 +179,23 @@ class GraphStats:
         predicates: set[bytes] = set()
         classes: set[str] = set()
         links = self.links
+        targets = _LINK_MEMO
+        if len(targets) > 20_000:
+            targets.clear()
+        if not _LINK_BYTES:
+            link_target("")  # reads the link targets' namespaces
+            _LINK_BYTES.extend(b"<" + ns.encode() for ns in _LINK_PREFIXES)
+        starts = tuple(_LINK_BYTES)
         for line in lines:
             _, predicate, obj = line.split(b" ", 2)
             predicates.add(predicate)
             if predicate == rdf_type:
                 classes.add(obj[:-2].decode())
-            elif obj[:1] == b"<":
-                name = link_target(obj[1:-3].decode())
-                if name is not None:
+            elif obj.startswith(starts):  # an IRI in a link target's namespace
+                name = targets.get(obj)
+                if name is None:
+                    name = targets[obj] = link_target(obj[1:-3].decode()) or ""
+                if name:
                     links[(name, predicate[1:-1].decode())] += sign
         if sign > 0:
             self.classes |= classes
@@ -265,7 +280,9 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
         trig=trig, turtle=turtle,
         # orjson's sorted, compact UTF-8 is byte for byte json.dumps(sort_keys=True,
         # ensure_ascii=False, separators=(",", ":")), at a seventh of the cost
-        jsonld=orjson.dumps(compactor.graph_object(graph, ordered), option=orjson.OPT_SORT_KEYS),
+        jsonld=orjson.dumps(
+            compactor.sorted_graph_object(graph, ordered, [lines[i] for i in index]),
+            option=orjson.OPT_SORT_KEYS),
         shared=tuple(shared_lines),
         triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
 
