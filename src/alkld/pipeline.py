@@ -780,6 +780,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
             add(to_graph_part(str(name), _ox_triples(triples, blank_nodes=True),
                               base=options.base))
         claims_path = staging / ".claims.nt"
+        # N-Triples lines end in " .\n" (pyoxigraph escapes newlines in literals)
+        claims_tail = b" <" + str(iris.graph("claims")).encode() + b"> .\n"
         with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
             for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
                                           validator=validator, progress=progress):
@@ -791,6 +793,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
                     else:
                         add(part)
                 claims_spool.write(output.claims)
+                # the store takes the claims as they come: its load ends with the pool's
+                loader.add(output.claims.replace(b" .\n", claims_tail))
                 typed.update(output.typed)
                 for stage, secs in output.timings.items():
                     result.cpu[stage] = result.cpu.get(stage, 0.0) + secs
@@ -810,7 +814,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
                 + format_report(result.violations))
         with _timed(timings, "claims"):
             claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
-            add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
+            # the dumps only: the store has had these quads (its duplicates are one quad)
+            writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
             del claims
         # the store finishes (its last quads, its merge) while the dumps are written
         counted: list[int] = []
