@@ -271,7 +271,7 @@ class _Emitter:
             self.add(subject, _TYPE, curie_iri(model.rdf_type))
         for name, pred, slot, skip_false in _plan(model):
             value = getattr(obj, name)
-            if value is None or value == []:
+            if value is None or (type(value) is list and not value):  # (a model's == is Python)
                 continue
             if value is False and skip_false:
                 continue  # a false flag at its default says nothing
