@@ -59,6 +59,17 @@ def _authority(iri: str) -> str:
     return iri if end < 0 else iri[: end + 1]
 
 
+def _put(node: dict[str, Any], key: str, value: Any) -> None:
+    """Add ``value`` under ``key``: a single value stays bare, a second makes a list."""
+    have = node.get(key)
+    if have is None:
+        node[key] = value
+    elif isinstance(have, list):
+        have.append(value)
+    else:
+        node[key] = [have, value]
+
+
 class Unsupported(ValueError):
     """The context or the data is outside what this compactor implements (use pyld)."""
 
@@ -186,13 +197,7 @@ class GraphCompactor:
             seen.add(p)
             key = self.iri(p, vocab=True)
             value = self.value(t.object)  # type: ignore[arg-type]
-            have = node.get(key)
-            if have is None:
-                node[key] = value
-            elif isinstance(have, list):
-                have.append(value)
-            else:
-                node[key] = [have, value]
+            _put(node, key, value)
         return nodes
 
     def graph_object(self, graph: str, triples: Iterable[ox.Triple]) -> dict[str, Any]:
@@ -230,13 +235,7 @@ class GraphCompactor:
                 # (quotes, labels: seldom repeated)
                 if len(o) < 120 and o[:2] != b"_:":
                     values[o] = value
-            have = node.get(key)
-            if have is None:
-                node[key] = value
-            elif isinstance(have, list):
-                have.append(value)
-            else:
-                node[key] = [have, value]
+            _put(node, key, value)
         return {"@id": self.iri(graph, vocab=False), "@graph": nodes}
 
     def document(self, triples: Iterable[ox.Triple]) -> dict[str, Any]:
