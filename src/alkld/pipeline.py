@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
 
 from alkld.errors import ConfigurationError, ValidationFailure
@@ -249,8 +249,6 @@ def _shapes(path: Path) -> Graph:
 
 
 _OX_TERMS: dict[object, Any] = {}
-#: Datatype IRI → its pyoxigraph NamedNode.
-_OX_DATATYPES: dict[object, Any] = {}
 
 
 def _ox_triples(triples: Iterable[Triple], *, blank_nodes: bool = False) -> list[ox.Triple]:
@@ -260,23 +258,10 @@ def _ox_triples(triples: Iterable[Triple], *, blank_nodes: bool = False) -> list
         memo.clear()
     get, named, triple = memo.get, ox.NamedNode, ox.Triple
 
-    literal, datatypes = ox.Literal, _OX_DATATYPES
-
     def term(x: Any) -> Any:
         if type(x) is URIRef:
             y = memo[x] = named(x)
             return y
-        if type(x) is Literal:
-            # rdflib's Literal keeps its value in slots: read them, not the properties
-            datatype, lang = x._datatype, x._language  # noqa: SLF001
-            if lang:
-                return literal(str(x), language=lang)
-            if datatype is None:
-                return literal(str(x))
-            found = datatypes.get(datatype)  # (a URIRef's == is Python code: hash lookups only)
-            if found is None:
-                found = datatypes[datatype] = named(datatype)
-            return literal(str(x), datatype=found)
         if isinstance(x, BNode) and not blank_nodes:
             raise ConfigurationError(f"blank node {x.n3()}", expected="named nodes only")
         return to_ox_term(x)

@@ -27,7 +27,8 @@ __all__ = ["StoreLoader", "open_store", "to_ox_quads", "to_ox_term", "write_stor
 
 log = logging.getLogger(__name__)
 
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+#: Datatype IRI → its pyoxigraph NamedNode, for :func:`to_ox_term`.
+_DATATYPES: dict[URIRef, ox.NamedNode] = {}
 
 
 def to_ox_term(term: RdfNode) -> ox.NamedNode | ox.BlankNode | ox.Literal:
@@ -41,11 +42,16 @@ def to_ox_term(term: RdfNode) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     if isinstance(term, BNode):
         return ox.BlankNode(str(term))
     if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype and str(term.datatype) != _XSD_STRING:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
+        # the slots, not rdflib's properties (Python calls); datatypes converted once
+        datatype, language = term._datatype, term._language  # noqa: SLF001
+        if language:
+            return ox.Literal(str(term), language=language)
+        if datatype is None:
+            return ox.Literal(str(term))
+        found = _DATATYPES.get(datatype)  # a hash lookup: a URIRef's == is Python code
+        if found is None:
+            found = _DATATYPES[datatype] = ox.NamedNode(datatype)
+        return ox.Literal(str(term), datatype=found)  # xsd:string: equal to the plain one
     raise TypeError(f"not an RDF term: {term!r}")
 
 
