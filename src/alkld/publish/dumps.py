@@ -135,27 +135,23 @@ def _strip_prefixes(text: bytes) -> bytes:
     return text[pos:]
 
 
-_LINK_NAMESPACES: tuple[tuple[str, str], ...] = ()
-_LINK_PREFIXES: tuple[str, ...] = ()
+@cache
+def _link_namespaces() -> tuple[tuple[str, str], ...]:
+    """``(namespace, link target)`` of :data:`alkld.publish.void.LINK_TARGETS`."""
+    from alkld.publish.void import LINK_TARGETS
+
+    return tuple((ns, name) for name, (ns, _, _) in LINK_TARGETS.items())
+
+
+@cache
+def _link_starts() -> tuple[bytes, ...]:
+    """How an N-Triples IRI in a link target's namespace begins (``b"<ns"``)."""
+    return tuple(b"<" + ns.encode() for ns, _ in _link_namespaces())
 
 
 def link_target(iri: str) -> str | None:
     """The link-set target (:data:`alkld.publish.void.LINK_TARGETS`) an object IRI is in."""
-    global _LINK_NAMESPACES, _LINK_PREFIXES
-    if not _LINK_NAMESPACES:
-        from alkld.publish.void import LINK_TARGETS
-
-        _LINK_NAMESPACES = tuple((ns, name) for name, (ns, _, _) in LINK_TARGETS.items())
-        _LINK_PREFIXES = tuple(ns for ns, _ in _LINK_NAMESPACES)
-    if not iri.startswith(_LINK_PREFIXES):
-        return None
-    return next(name for ns, name in _LINK_NAMESPACES if iri.startswith(ns))
-
-
-#: :func:`link_target` of an object by its N-Triples form (``<iri> .``), once a process
-#: ("" for none), and the link targets' namespaces as N-Triples IRIs begin (``b"<ns"``).
-_LINK_MEMO: dict[bytes, str] = {}
-_LINK_BYTES: list[bytes] = []
+    return next((name for ns, name in _link_namespaces() if iri.startswith(ns)), None)
 
 
 @dataclass
@@ -179,23 +175,15 @@ class GraphStats:
         predicates: set[bytes] = set()
         classes: set[str] = set()
         links = self.links
-        targets = _LINK_MEMO
-        if len(targets) > 20_000:
-            targets.clear()
-        if not _LINK_BYTES:
-            link_target("")  # reads the link targets' namespaces
-            _LINK_BYTES.extend(b"<" + ns.encode() for ns in _LINK_PREFIXES)
-        starts = tuple(_LINK_BYTES)
+        starts = _link_starts()
         for line in lines:
             _, predicate, obj = line.split(b" ", 2)
             predicates.add(predicate)
             if predicate == rdf_type:
                 classes.add(obj[:-2].decode())
-            elif obj.startswith(starts):  # an IRI in a link target's namespace
-                name = targets.get(obj)
-                if name is None:
-                    name = targets[obj] = link_target(obj[1:-3].decode()) or ""
-                if name:
+            elif obj.startswith(starts):  # only IRIs in a link target's namespace are decoded
+                name = link_target(obj[1:-3].decode())
+                if name is not None:
                     links[(name, predicate[1:-1].decode())] += sign
         if sign > 0:
             self.classes |= classes
