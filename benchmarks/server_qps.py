@@ -11,14 +11,21 @@ with ``benchmarks/wrk_sparql.lua``, which cycles through the request bodies of a
 ``--client requests`` uses the old Python client (``requests.Session`` per thread), which
 costs ~1 ms of CPU per request itself and caps every server near 1,000 q/s.
 
-Each server runs alone (started, warmed up for ``--warmup`` s per shape, measured, stopped
-before the next one starts); every response must be a 2xx. alkld runs three times: as
-configured by default (result cache; the store copied into memory when it is at most 1 GiB),
-with ``--result-cache 0``, and with ``--result-cache 0 --in-memory no`` (RocksDB). Oxigraph
-runs twice: over the very store alkld built (``oxigraph serve-read-only``, RocksDB) and in
-memory (``oxigraph serve`` without a location, the N-Quads dump POSTed to ``/store``), the
-comparison of like with like for alkld's in-memory default. rdflib-endpoint serves the
-N-Quads dump loaded into an rdflib Dataset.
+Every server is started and checked first, then each is measured alone while the
+others sit idle: shape by shape, ``--rounds`` times (3 by default) in an order rotated
+each round, warmed up for ``--warmup`` s before each measurement; the median round is
+reported. The machine is shared and its speed drifts by a third within minutes: measured
+in turn, every server meets the same drift. Every response must be a 2xx.
+
+alkld runs three times: as configured by default (result cache; the store copied into memory
+when it is at most 1 GiB), with ``--result-cache 0``, and with ``--result-cache 0
+--in-memory no`` (RocksDB). Oxigraph runs twice: over the very store alkld built (``oxigraph
+serve-read-only``, RocksDB) and in memory (``oxigraph serve`` without a location, the
+N-Quads dump POSTed to ``/store``), the comparison of like with like for alkld's in-memory
+default. rdflib-endpoint serves the N-Quads dump loaded into an rdflib Dataset. ``python
+floor (in memory)`` (``benchmarks/server_floor.py``, not in the default set) is the least
+any Python server over pyoxigraph must do a request: how close to Oxigraph's server Python
+can get at all.
 
 Usage: python benchmarks/server_qps.py [--out output] [--seconds 5] [--connections 4]
 (needs ``pip install -e '.[bench]'`` and ``apt-get install wrk``; prints a Markdown table).
@@ -241,6 +248,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "output")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measurements of each server and shape, in rotating order; the "
+                         "median is reported")
     ap.add_argument("--client", choices=["wrk", "requests"], default="wrk")
     ap.add_argument("--connections", type=int, default=4,
                     help="keep-alive connections (wrk) or threads (requests)")
@@ -282,7 +292,7 @@ def main() -> int:
     alkld = [sys.executable, "-m", "alkld", "serve", "--out", str(args.out),
              "--workers", str(args.workers)]
     servers: dict[str, tuple[list[str], str]] = {}
-    p1, p2, p3, p4, p5, p6 = (free_port() for _ in range(6))
+    p1, p2, p3, p4, p5, p6, p7 = (free_port() for _ in range(7))
     servers["alkld"] = ([*alkld, "--port", str(p1)], f"http://127.0.0.1:{p1}/sparql")
     servers["alkld (no result cache)"] = ([*alkld, "--port", str(p4), "--result-cache", "0"],
                                           f"http://127.0.0.1:{p4}/sparql")
@@ -295,6 +305,9 @@ def main() -> int:
     servers["oxigraph server"] = ([oxigraph, "serve-read-only", "--location",
                                    str(args.out / "store"), "--bind", f"127.0.0.1:{p2}",
                                    "--union-default-graph"], f"http://127.0.0.1:{p2}/query")
+    servers["python floor (in memory)"] = (
+        [sys.executable, str(Path(__file__).resolve().parent / "server_floor.py"),
+         str(args.out / "alkld.nq"), str(p7), str(args.workers)], f"http://127.0.0.1:{p7}/sparql")
     (tmp / "app.py").write_text(RDFLIB_APP)
     servers["rdflib-endpoint"] = ([sys.executable, str(tmp / "app.py"),
                                    str(args.out / "alkld.nq"), str(p3)],
@@ -302,55 +315,75 @@ def main() -> int:
     chosen = args.servers.split(",")
     servers = {k: v for k, v in servers.items() if k in chosen}
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for name, (cmd, url) in servers.items():
-        log = open(args.server_log, "a") if args.server_log else subprocess.DEVNULL
-        if args.server_log:
-            print(f"--- {name}: {' '.join(cmd)}", file=log, flush=True)
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log,
-                                env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        try:
-            wait(url, proc)
+    rounds: dict[str, dict[str, list[dict[str, float]]]] = {name: {} for name in servers}
+    procs: dict[str, subprocess.Popen] = {}
+    logs = []
+    try:
+        # every server up first, each checked; then, shape by shape, each measured in turn
+        # (one at a time, the others idle), the order rotated each round: a drift of the
+        # machine's speed during the run falls on every server alike
+        for name, (cmd, url) in servers.items():
+            log = open(args.server_log, "a") if args.server_log else subprocess.DEVNULL
+            if args.server_log:
+                logs.append(log)
+                print(f"--- {name}: {' '.join(cmd)}", file=log, flush=True)
+            procs[name] = subprocess.Popen(cmd, stdout=log, stderr=log,
+                                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            wait(url, procs[name])
             if name == "oxigraph server (in memory)":  # its data comes over HTTP
                 with open(args.out / "alkld.nq", "rb") as fh:
                     r = requests.post(url.replace("/query", "/store"), data=fh, timeout=600,
                                       headers={"Content-Type": "application/n-quads"})
                 r.raise_for_status()
-            results[name] = {}
-            for shape, (queries, accept) in work.items():
+            for queries, accept in work.values():
                 check(url, queries, accept)
-                wait_quiet(args.quiet_below, 300)
-                if args.client == "wrk":
-                    measure_wrk(url, bodies[shape], accept, args.warmup, args.connections)
-                    figures = measured(functools.partial(
-                        measure_wrk, url, bodies[shape], accept, args.seconds,
-                        args.connections), args.quiet_below)
-                else:
-                    measure_requests(url, queries, accept, args.warmup, 1)
-                    figures = measured(functools.partial(
-                        measure_requests, url, queries, accept, args.seconds,
-                        args.connections), args.quiet_below)
-                if figures["requests"] < 20:  # too slow to count in --seconds: count longer
-                    seconds = max(args.seconds, 20 * args.seconds / max(1, figures["requests"]))
-                    seconds = min(seconds, 60.0)
-                    figures = measured(functools.partial(
+        names = list(servers)
+        for shape, (queries, accept) in work.items():
+            for turn in range(args.rounds):
+                for name in names[turn % len(names):] + names[:turn % len(names)]:
+                    url = servers[name][1]
+                    if procs[name].poll() is not None:
+                        raise RuntimeError(f"{name} exited during the run")
+                    wait_quiet(args.quiet_below, 300)
+                    if args.client == "wrk":
+                        measure_wrk(url, bodies[shape], accept, args.warmup, args.connections)
+                    else:
+                        measure_requests(url, queries, accept, args.warmup, 1)
+                    one = functools.partial(
                         measure_wrk if args.client == "wrk" else measure_requests, url,
-                        bodies[shape] if args.client == "wrk" else queries, accept, seconds,
-                        args.connections), args.quiet_below)
-                results[name][shape] = figures
-                extra = "".join(f"  {k} {v:7.2f}" for k, v in figures.items()
-                        if k not in ("qps", "requests"))
-                print(f"{name:26} {shape:24} {figures['qps']:9.1f} q/s{extra}", flush=True)
-        finally:
+                        bodies[shape] if args.client == "wrk" else queries, accept)
+                    figures = measured(functools.partial(one, args.seconds, args.connections),
+                                       args.quiet_below)
+                    if figures["requests"] < 20:  # too slow to count in --seconds: longer
+                        seconds = max(args.seconds,
+                                      20 * args.seconds / max(1, figures["requests"]))
+                        figures = measured(functools.partial(
+                            one, min(seconds, 60.0), args.connections), args.quiet_below)
+                    rounds[name].setdefault(shape, []).append(figures)
+                    extra = "".join(f"  {k} {v:7.2f}" for k, v in figures.items()
+                                    if k not in ("qps", "requests"))
+                    print(f"{name:26} {shape:24} {figures['qps']:9.1f} q/s{extra}"
+                          f"  (round {turn + 1})", flush=True)
+                if args.rounds > 1:
+                    print(flush=True)
+        for name in names:
+            results[name] = {}
+            for shape, runs in rounds[name].items():
+                middle = sorted(runs, key=lambda f: f["qps"])[len(runs) // 2]
+                results[name][shape] = {**middle, "rounds": [f["qps"] for f in runs]}
+    finally:
+        for proc in procs.values():
             proc.terminate()
+        for proc in procs.values():
             proc.wait(timeout=20)
-            if args.server_log:
-                log.close()
+        for log in logs:
+            log.close()
     shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     names = list(results)
     ratios = [(a, b) for a in ("alkld", "alkld (no result cache)",
-                               "alkld (no result cache; on disk)")
+                               "alkld (no result cache; on disk)", "python floor (in memory)")
               for b in ("oxigraph server", "oxigraph server (in memory)", "rdflib-endpoint")
               if a in results and b in results]
     print()
