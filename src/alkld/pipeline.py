@@ -65,6 +65,9 @@ __all__ = ["VALIDATORS", "BuildOptions", "BuildResult", "Context", "Release", "a
 #: SHACL validators a build can use: pyrudof (the default, fast) or pySHACL (the reference).
 VALIDATORS = ("pyshacl", "rudof")
 
+#: A progress display: wraps an iterable of ``total`` items and yields them.
+Progress = Callable[[Iterable[Any], int], Iterable[Any]]
+
 log = logging.getLogger(__name__)
 
 
@@ -229,7 +232,7 @@ def _tbox_for(triples: Iterable[Triple], vocabulary: tuple[Triple, ...]) -> list
     index = _subclass_index(vocabulary)
     out: list[Triple] = []
     seen: set[object] = set()
-    todo = [x for t in triples for x in (t[0], t[2]) if isinstance(x, URIRef)]
+    todo: list[object] = [x for t in triples for x in (t[0], t[2]) if isinstance(x, URIRef)]
     while todo:
         node = todo.pop()
         if node in seen:
@@ -515,7 +518,7 @@ class RecordCache:
 
 
 def _run(options: BuildOptions, *, validate: bool,
-         progress: Callable[[Iterable[Any], int], Iterable[Any]] | None,
+         progress: Progress | None,
          jobs: int = 1) -> tuple[Release, list[ValidationResult]]:
     """Stages 1-4 in memory (``alkld validate``, :func:`assemble`), validated by pySHACL."""
     from alkld.records.loader import check_unique_keys, iter_record_paths, load_record
@@ -567,7 +570,7 @@ def _claim_inputs(vocabulary: tuple[Triple, ...]) -> tuple[dict[object, str], se
 
     from alkld.rdf.claims import TUMOUR_ROOTS
 
-    labels = {s: str(o) for s, p, o in vocabulary if p == RDFS.label}
+    labels: dict[object, str] = {s: str(o) for s, p, o in vocabulary if p == RDFS.label}
     parents: dict[object, set[object]] = {}
     for s, p, o in vocabulary:
         if p == RDFS.subClassOf:
@@ -584,10 +587,10 @@ def _claim_inputs(vocabulary: tuple[Triple, ...]) -> tuple[dict[object, str], se
                 todo.extend(parents.get(node, ()))
         return False
 
-    cached = (labels, {t for t in parents if is_tumour(t)})
+    found = (labels, {t for t in parents if is_tumour(t)})
     _CLAIM_INPUTS.clear()
-    _CLAIM_INPUTS[id(vocabulary)] = cached
-    return cached
+    _CLAIM_INPUTS[id(vocabulary)] = found
+    return found
 
 
 def _claims_for(cases: list[CaseGraph], pub: CaseGraph, ctx: Context) -> list[Triple]:
@@ -604,7 +607,7 @@ def assemble(options: BuildOptions) -> Release:
     return _run(options, validate=False, progress=None)[0]
 
 
-def validate_release(options: BuildOptions, progress: Callable | None = None, *,
+def validate_release(options: BuildOptions, progress: Progress | None = None, *,
                      jobs: int = 1) -> tuple[Release, list[ValidationResult]]:
     """Stages 1-4 with pySHACL, the reference validator: the release and its results."""
     return _run(options, validate=True, progress=progress, jobs=jobs)
@@ -626,7 +629,7 @@ def to_quads(release: Release) -> list[ox.Quad]:
 
 def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, jobs: int,
                     cache: bool, validator: str,
-                    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None
+                    progress: Progress | None
                     ) -> Iterable[RecordOutput]:
     """Every record's output, in path order, from the cache or the pool as they finish."""
     from alkld.records.loader import load_record
@@ -720,7 +723,7 @@ def _timed(timings: dict[str, float], name: str) -> Any:
     return _Timer()
 
 
-def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int = 1,
+def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int = 1,
           cache: bool = False, validator: str = "rudof") -> BuildResult:
     """Run the whole pipeline, streaming; raise :class:`ValidationFailure` on violations.
 
@@ -847,8 +850,8 @@ def build(options: BuildOptions, *, progress: Callable | None = None, jobs: int 
         if counted[0] != stats.quads:
             raise RuntimeError(f"the store holds {counted[0]} quads, the dumps {stats.quads}")
         out.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            os.replace(staging / name, out / name)
+        for file_name in names:
+            os.replace(staging / file_name, out / file_name)
         old = out / ".store-old"
         if old.exists():
             shutil.rmtree(old)

@@ -45,8 +45,9 @@ def _progress(label: str) -> Any:
     from tqdm import tqdm
 
     def wrap(items: Iterable[T], total: int | None = None) -> Iterable[T]:
-        return tqdm(items, desc=label, unit="record", total=total, disable=None, leave=False,
-                    smoothing=0.1)
+        bar: Iterable[T] = tqdm(items, desc=label, unit="record", total=total, disable=None,
+                                leave=False, smoothing=0.1)
+        return bar
     return wrap
 
 

@@ -117,7 +117,7 @@ def format_results(results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriple
         return json.dumps({"head": {}, "boolean": bool(results)}) + "\n" if fmt == "json" \
             else f"{bool(results)}\n".lower()
     if isinstance(results, ox.QueryTriples):
-        return ox.serialize(results, format=ox.RdfFormat.TURTLE).decode()
+        return (ox.serialize(results, format=ox.RdfFormat.TURTLE) or b"").decode()
     target = RESULT_FORMATS[fmt]
     if target is None:
         return _table(results)

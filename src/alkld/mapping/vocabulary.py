@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         "HP": "http://purl.obolibrary.org/obo/HP_",
         "MESH": "http://id.nlm.nih.gov/mesh/"})
     tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_bytes(header.encode() + body)
+    tmp_out.write_bytes(header.encode() + (body or b""))
     tmp_out.replace(args.out)
     log.info("wrote %s: %d triples", args.out, len(triples))
     print(f"wrote {args.out}: {len(triples)} triples")  # noqa: T201 - a script's report

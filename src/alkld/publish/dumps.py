@@ -166,8 +166,8 @@ class GraphStats:
         """Count ``triples`` (``sign`` -1: take back the links of triples counted twice)."""
         triples = list(triples)
         if triples:
-            self.add_lines(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).splitlines(),
-                           sign)
+            lines = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+            self.add_lines(lines.splitlines(), sign)
 
     def add_lines(self, lines: Iterable[bytes], sign: int = 1) -> None:
         """:meth:`add` for triples given as pyoxigraph's N-Triples lines (without newline)."""
@@ -231,7 +231,7 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
     # (subject, predicate, object) in their N-Triples forms (a term's form never has a
     # character below the space that ends it), and equal lines are equal triples.
     if ntriples is None:
-        ntriples = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) if triples else b""
+        ntriples = (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"") if triples else b""
     lines = ntriples.splitlines()
     if len(lines) != len(triples):
         raise ValueError(f"graph {graph}: {len(lines)} N-Triples lines for "
@@ -307,13 +307,15 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
     """
     if not ordered:
         return b"", b""
-    body = _strip_prefixes(ox.serialize(ordered, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+    body = _strip_prefixes(ox.serialize(ordered, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+                           or b"")
     if blank or b'"""' in body or b"'''" in body:
         name = ox.NamedNode(graph)
         quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
-        trig = _strip_prefixes(ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes))
+        trig = _strip_prefixes(ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes)
+                               or b"")
         turtle = _strip_prefixes(ox.serialize(own, format=ox.RdfFormat.TURTLE,
-                                              prefixes=prefixes)) if own else b""
+                                              prefixes=prefixes) or b"") if own else b""
         return trig, turtle
     head = _graph_head(graph, prefixes)
     trig = head + b"\t" + body[:-1].replace(b"\n", b"\n\t") + b"\n}\n"
@@ -322,7 +324,7 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
     if not own:
         return trig, b""
     drop = set(_subject_blocks(_strip_prefixes(
-        ox.serialize(shared, format=ox.RdfFormat.TURTLE, prefixes=prefixes))))
+        ox.serialize(shared, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"")))
     return trig, b"".join(b for b in _subject_blocks(body) if b not in drop)
 
 
@@ -330,7 +332,7 @@ def _graph_head(graph: str, prefixes: dict[str, str]) -> bytes:
     """``name {\n`` as pyoxigraph's TriG writer opens the graph (the name abbreviated)."""
     s = ox.NamedNode("urn:alkld:head")
     text = _strip_prefixes(ox.serialize([ox.Quad(s, s, s, ox.NamedNode(graph))],
-                                        format=ox.RdfFormat.TRIG, prefixes=prefixes))
+                                        format=ox.RdfFormat.TRIG, prefixes=prefixes) or b"")
     return text[:text.index(b"{\n") + 2]
 
 
@@ -481,7 +483,7 @@ class DumpWriter:
             graph = order[i]
             for q in ox.parse(self._read("nquads", graph), format=ox.RdfFormat.N_QUADS):
                 t = q.triple
-                line = ox.serialize([t], format=ox.RdfFormat.N_TRIPLES).rstrip(b"\n")
+                line = (ox.serialize([t], format=ox.RdfFormat.N_TRIPLES) or b"").rstrip(b"\n")
                 digest = int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")
                 if digest not in wanted:
                     continue
@@ -513,31 +515,31 @@ class DumpWriter:
         prefixes = prefixes_for(self.base)
         header = "".join(f"@prefix {k}: <{v}> .\n" for k, v in sorted(prefixes.items())).encode()
         context = context_document(self.base)
-        out = []
+        out: list[Distribution] = []
         for key in self.formats:
             dump = DUMPERS[key]
             log.info("writing %s", dump.name)
-            fh = _HashingWriter(self.directory / dump.name)
+            dump_file = _HashingWriter(self.directory / dump.name)
             if key in ("trig", "ttl"):
-                fh.write(header)
+                dump_file.write(header)
             if key == "jsonld":
-                fh.write(b'{"@context":')
-                fh.write(json.dumps(context["@context"], sort_keys=True,
-                                    ensure_ascii=False).encode())
-                fh.write(b',\n"@graph":[')
+                dump_file.write(b'{"@context":')
+                dump_file.write(json.dumps(context["@context"], sort_keys=True,
+                                           ensure_ascii=False).encode())
+                dump_file.write(b',\n"@graph":[')
             for i, graph in enumerate(order):
                 if key == "jsonld":
-                    fh.write(b"\n" if i == 0 else b",\n")
+                    dump_file.write(b"\n" if i == 0 else b",\n")
                 if key == "ttl" and graph in dropped:
-                    fh.write(self._turtle_without(graph, dropped[graph], prefixes))
+                    dump_file.write(self._turtle_without(graph, dropped[graph], prefixes))
                 else:
-                    fh.write(self._read(dump.part, graph))
+                    dump_file.write(self._read(dump.part, graph))
             if key == "jsonld":
-                fh.write(b"\n]}\n")
+                dump_file.write(b"\n]}\n")
             if key == "ttl" and shared:
-                fh.write(_strip_prefixes(ox.serialize(shared, format=ox.RdfFormat.TURTLE,
-                                                      prefixes=prefixes)))
-            out.append(fh.close(dump.media_type, union if key == "ttl" else quads))
+                dump_file.write(_strip_prefixes(
+                    ox.serialize(shared, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b""))
+            out.append(dump_file.close(dump.media_type, union if key == "ttl" else quads))
         ctx_path = self.directory / "context.jsonld"
         _atomic_write(ctx_path, lambda fh: fh.write(
             (json.dumps(context, indent=2, sort_keys=True) + "\n").encode()))
@@ -558,7 +560,8 @@ class DumpWriter:
                            and q.subject.value.startswith(shared_ns))), key=_triple_key)
         if not keep:
             return b""
-        return _strip_prefixes(ox.serialize(keep, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+        return _strip_prefixes(ox.serialize(keep, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+                               or b"")
 
     def close(self) -> None:
         """Remove the spool files."""

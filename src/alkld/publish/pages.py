@@ -74,7 +74,8 @@ class Labels:
         graph = ox.NamedNode(base + "graph/vocabulary")
         for pred in (RDFS_LABEL, SKOS_PREF):  # prefLabel wins
             for quad in store.quads_for_pattern(None, ox.NamedNode(pred), None, graph):
-                if isinstance(quad.subject, ox.NamedNode):
+                if isinstance(quad.subject, ox.NamedNode) \
+                        and not isinstance(quad.object, ox.Triple):
                     self._labels[quad.subject.value] = quad.object.value
 
     def __call__(self, iri: str) -> str:
@@ -243,11 +244,11 @@ class CaseView:
                         v = self.first(_key(retained), ALKLD + pred)
                         exons[i] = v.value if v is not None else None
                 transcript = self.first(p, ALKLD + "transcript")
+                page = external_page(_key(gene)) if gene is not None else None
                 parts.append({
                     "role": "5′" if role.startswith("five") else "3′",
                     "gene": self.labels(_key(gene)) if gene is not None else "?",
-                    "href": external_page(_key(gene))[2] if gene is not None
-                    and external_page(_key(gene)) else None,
+                    "href": page[2] if page else None,
                     "first": exons[0], "last": exons[1],
                     "transcript": transcript.value if transcript is not None else None,
                 })

@@ -168,7 +168,8 @@ class Release:
         void = ox.Store()
         void.load(self.void_bytes, format=ox.RdfFormat.TURTLE)
         spaces = [q.object.value for q in void.quads_for_pattern(
-            None, ox.NamedNode(_VOID + "uriSpace"), None, None)]
+            None, ox.NamedNode(_VOID + "uriSpace"), None, None)
+            if not isinstance(q.object, ox.Triple)]
         if not spaces:
             raise ConfigurationError(f"{void_path}: no void:uriSpace; expected the release base")
         self.base = spaces[0]

@@ -372,7 +372,7 @@ _FIELD_KINDS = {"cited_by": "citedby"}
 
 
 def _suffix(model: type[Node], name: str, i: int, many: bool, item: Node) -> str:
-    node_id = item.__dict__.get("id")  # getattr(…, None) raises inside pydantic first
+    node_id: str | None = item.__dict__.get("id")  # getattr(…, None) raises inside pydantic
     if node_id:
         return node_id
     return f"{_FIELD_KINDS.get(name, model.kind)}{i + 1}" if many else name.replace("_", "")

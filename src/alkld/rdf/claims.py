@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS
+from rdflib.term import Node
 
 from alkld.rdf.build import Triple
 from alkld.vocab import ALKLD
@@ -32,8 +33,8 @@ _NOT_CONFIRMED = {ALKLD.Misdiagnosis, ALKLD.Differential}
 _TYPE, _CASE = RDF.type, ALKLD.Case
 
 
-def _index(triples: Iterable[Triple]) -> dict[object, dict[object, list[object]]]:
-    index: dict[object, dict[object, list[object]]] = defaultdict(lambda: defaultdict(list))
+def _index(triples: Iterable[Triple]) -> dict[Node, dict[Node, list[Node]]]:
+    index: dict[Node, dict[Node, list[Node]]] = defaultdict(lambda: defaultdict(list))
     for s, p, o in triples:
         index[s][p].append(o)
     return index
@@ -68,7 +69,7 @@ def claims_triples(case_graphs: Mapping[URIRef, list[Triple]],
             if tumours is not None:
                 diseases = [d for d in diseases if d in tumours]
             # drug → the responses that assessed a course of it
-            by_drug: dict[object, list[object]] = defaultdict(list)
+            by_drug: dict[Node, list[Node]] = defaultdict(list)
             for response in sorted(po.get(ALKLD.hasResponse, []), key=str):
                 for tx in idx[response].get(ALKLD.assessesTreatment, []):
                     for drug in idx[tx].get(ALKLD.agent, []):

@@ -130,13 +130,14 @@ def _section(model: type[BaseModel]) -> str:
     return "\n".join(lines) + "\n"
 
 
-ORDER = [m.CaseRecord, m.Publication, m.Author, m.Funding, m.Citation, m.Claim,
-         m.TextMinedMention, m.Case, m.Patient, m.Age, m.Diagnosis, m.PhenotypicFeature,
-         m.ImagingStudy, m.ImagingFinding, m.HistologyFinding, m.IHCFinding, m.Measurement,
-         m.Assay, m.Fusion, m.FusionPartner, m.ExonRange, m.Alteration, m.Procedure, m.Regimen,
-         m.TreatmentCourse, m.DoseInterval, m.DoseChange, m.AdverseEvent, m.Response,
-         m.LesionMeasurement, m.ClinicalEvent, m.Trial, m.Outcome, m.Quantity,
-         m.ReferenceRange, m.RelativeTime]
+ORDER: list[type[BaseModel]] = [
+    m.CaseRecord, m.Publication, m.Author, m.Funding, m.Citation, m.Claim,
+    m.TextMinedMention, m.Case, m.Patient, m.Age, m.Diagnosis, m.PhenotypicFeature,
+    m.ImagingStudy, m.ImagingFinding, m.HistologyFinding, m.IHCFinding, m.Measurement,
+    m.Assay, m.Fusion, m.FusionPartner, m.ExonRange, m.Alteration, m.Procedure, m.Regimen,
+    m.TreatmentCourse, m.DoseInterval, m.DoseChange, m.AdverseEvent, m.Response,
+    m.LesionMeasurement, m.ClinicalEvent, m.Trial, m.Outcome, m.Quantity,
+    m.ReferenceRange, m.RelativeTime]
 
 
 def render() -> str:

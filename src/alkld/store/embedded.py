@@ -167,7 +167,7 @@ class StoreLoader:
                 continue
             os.set_blocking(fd, True)
             with contextlib.suppress(OSError, AttributeError):  # Linux only; a larger pipe
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
             return fd
 
     def _write(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from rdflib import BNode, Graph, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF
+from rdflib.term import Node
 
 from alkld.errors import ConfigurationError
 
@@ -83,7 +84,7 @@ def shape_names(shapes: Graph) -> dict[object, str]:
     names: dict[object, str] = {}
     for parent in sorted({s for s in shapes.subjects(SH.property, None) if isinstance(s, URIRef)},
                          key=str):
-        groups: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        groups: dict[str, list[tuple[str, Node]]] = defaultdict(list)
         for prop in shapes.objects(parent, SH.property):
             if not isinstance(prop, BNode):
                 continue
@@ -135,7 +136,7 @@ def _install_prepared_queries() -> None:
     is rdflib's prepared-query object, made to be evaluated many times with different
     bindings, so caching it by its text changes nothing but the time.
     """
-    from rdflib.plugins.sparql import processor
+    from rdflib.plugins.sparql import evaluate, processor
 
     if getattr(processor.SPARQLProcessor.query, "_alkld_prepared", False):
         return
@@ -146,7 +147,7 @@ def _install_prepared_queries() -> None:
         if isinstance(strOrQuery, str):
             namespaces = tuple(sorted((k, str(v)) for k, v in (initNs or {}).items()))
             prepared = _prepared(strOrQuery, base, namespaces)
-            return processor.evalQuery(self.graph, prepared, initBindings, base)
+            return evaluate.evalQuery(self.graph, prepared, initBindings, base)
         return original(self, strOrQuery, initBindings, initNs, base, DEBUG)
 
     query._alkld_prepared = True  # type: ignore[attr-defined]
@@ -192,7 +193,7 @@ def _shape_name(shape: object, names: dict[object, str]) -> str:
 _TYPE = RDF.type
 
 
-def global_checks(graphs: Mapping[str, Iterable[tuple]]) -> list[ValidationResult]:
+def global_checks(graphs: Mapping[str, Iterable[tuple[Any, ...]]]) -> list[ValidationResult]:
     """Whole-dataset checks: a case or fact node typed in two case graphs is a shared IRI.
 
     Only IRIs minted per case (``…/case/…``, ``…/node/…``) are checked: provenance agents
