@@ -135,6 +135,11 @@ def _strip_prefixes(text: bytes) -> bytes:
     return text[pos:]
 
 
+def _body(data: Any, fmt: ox.RdfFormat, prefixes: dict[str, str]) -> bytes:
+    """``data`` as Turtle or TriG (``fmt``) without its ``@prefix`` lines."""
+    return _strip_prefixes(ox.serialize(data, format=fmt, prefixes=prefixes) or b"")
+
+
 @cache
 def _link_namespaces() -> tuple[tuple[str, str], ...]:
     """``(namespace, link target)`` of :data:`alkld.publish.void.LINK_TARGETS`."""
@@ -307,15 +312,12 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
     """
     if not ordered:
         return b"", b""
-    body = _strip_prefixes(ox.serialize(ordered, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
-                           or b"")
+    body = _body(ordered, ox.RdfFormat.TURTLE, prefixes)
     if blank or b'"""' in body or b"'''" in body:
         name = ox.NamedNode(graph)
         quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
-        trig = _strip_prefixes(ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes)
-                               or b"")
-        turtle = _strip_prefixes(ox.serialize(own, format=ox.RdfFormat.TURTLE,
-                                              prefixes=prefixes) or b"") if own else b""
+        trig = _body(quads, ox.RdfFormat.TRIG, prefixes)
+        turtle = _body(own, ox.RdfFormat.TURTLE, prefixes) if own else b""
         return trig, turtle
     head = _graph_head(graph, prefixes)
     trig = head + b"\t" + body[:-1].replace(b"\n", b"\n\t") + b"\n}\n"
@@ -323,16 +325,14 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
         return trig, body
     if not own:
         return trig, b""
-    drop = set(_subject_blocks(_strip_prefixes(
-        ox.serialize(shared, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"")))
+    drop = set(_subject_blocks(_body(shared, ox.RdfFormat.TURTLE, prefixes)))
     return trig, b"".join(b for b in _subject_blocks(body) if b not in drop)
 
 
 def _graph_head(graph: str, prefixes: dict[str, str]) -> bytes:
     """``name {\n`` as pyoxigraph's TriG writer opens the graph (the name abbreviated)."""
     s = ox.NamedNode("urn:alkld:head")
-    text = _strip_prefixes(ox.serialize([ox.Quad(s, s, s, ox.NamedNode(graph))],
-                                        format=ox.RdfFormat.TRIG, prefixes=prefixes) or b"")
+    text = _body([ox.Quad(s, s, s, ox.NamedNode(graph))], ox.RdfFormat.TRIG, prefixes)
     return text[:text.index(b"{\n") + 2]
 
 
@@ -537,8 +537,7 @@ class DumpWriter:
             if key == "jsonld":
                 dump_file.write(b"\n]}\n")
             if key == "ttl" and shared:
-                dump_file.write(_strip_prefixes(
-                    ox.serialize(shared, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b""))
+                dump_file.write(_body(shared, ox.RdfFormat.TURTLE, prefixes))
             out.append(dump_file.close(dump.media_type, union if key == "ttl" else quads))
         ctx_path = self.directory / "context.jsonld"
         _atomic_write(ctx_path, lambda fh: fh.write(
@@ -560,8 +559,7 @@ class DumpWriter:
                            and q.subject.value.startswith(shared_ns))), key=_triple_key)
         if not keep:
             return b""
-        return _strip_prefixes(ox.serialize(keep, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
-                               or b"")
+        return _body(keep, ox.RdfFormat.TURTLE, prefixes)
 
     def close(self) -> None:
         """Remove the spool files."""
