@@ -77,8 +77,29 @@ def cli(verbose: int, quiet: bool) -> None:
                         stream=sys.stderr, force=True)
 
 
+#: Commands that restart once with the native allocator preloaded (:mod:`alkld.native`).
+REEXEC_COMMANDS = frozenset({"build"})
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command word of ``argv`` (the first argument that is not a global option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return its exit code."""
+    """Run the command line; return its exit code.
+
+    Run from the shell (``argv`` None), ``alkld build`` first restarts itself with the native
+    allocator preloaded (:func:`alkld.native.reexec`); a call with ``argv`` runs in-process.
+    """
+    if argv is None and _command(sys.argv[1:]) in REEXEC_COMMANDS:
+        from alkld.native import reexec
+
+        try:
+            reexec([sys.executable, "-m", "alkld", *sys.argv[1:]])
+        except AlkldError as e:
+            click.echo(f"error: {e}", err=True)
+            return e.exit_code
     try:
         cli.main(args=argv, prog_name="alkld", standalone_mode=True)
     except SystemExit as e:

@@ -405,9 +405,13 @@ def _pool_context() -> Any:
 
     The parent may hold threads of native libraries (pyoxigraph's bulk loader, rudof): a
     fork taken while one of them holds a lock deadlocks the child (seen in the test suite).
+    The forkserver starts with the build's allocator preloaded (:mod:`alkld.native`).
     """
     import multiprocessing
 
+    from alkld.native import start_forkserver
+
+    start_forkserver()
     return multiprocessing.get_context("forkserver")
 
 

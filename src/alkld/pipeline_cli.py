@@ -94,9 +94,12 @@ def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, bas
     The release date in void.ttl comes from SOURCE_DATE_EPOCH (reproducible builds).
     Exit codes: 0 ok, 1 violations, 2 bad input or configuration.
     """
+    from alkld.native import loaded
     from alkld.pipeline import build
     from alkld.validation.shacl import format_report
 
+    allocator = loaded()
+    log.info("allocator: %s", allocator or "the C library's malloc")
     options = dataclasses.replace(_options(cases, mappings, ontology, shapes, base, out),
                                   cache_dir=cache_dir or _user_cache() / "records")
     result = build(options, progress=_progress("records"), jobs=jobs, cache=cache,
