@@ -17,8 +17,8 @@ every dump format (:class:`~alkld.publish.dumps.GraphPart`), its validation resu
 claims; the parent spools them to disk as they arrive (:class:`~alkld.publish.dumps.DumpWriter`)
 and never holds the dataset; each graph's N-Quads also go, as they arrive, to the store's one
 bulk load (in a thread, fed through a pipe: :class:`~alkld.store.embedded.StoreLoader`). After
-the last record: the global checks, the claims graph, then the dumps are assembled while the
-store finishes.
+the last record: the global checks; then the store finishes (it has had every quad) while the
+claims graph and the dumps are assembled.
 :func:`validate_release` and :func:`assemble` keep every graph in memory (rdflib triples),
 for ``alkld validate`` and small releases.
 """
@@ -804,12 +804,8 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
             raise ValidationFailure(
                 f"{len(result.violations)} SHACL violation(s); nothing was published\n"
                 + format_report(result.violations))
-        with _timed(timings, "claims"):
-            claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
-            # the dumps only: the store has had these quads (its duplicates are one quad)
-            writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
-            del claims
-        # the store finishes (its last quads, its merge) while the dumps are written
+        # the store has had every quad (the claims' as they came): it finishes (its last
+        # quads, its merge) while the claims graph and the dumps are written
         counted: list[int] = []
         errors: list[BaseException] = []
 
@@ -822,6 +818,11 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
 
         store_thread = threading.Thread(target=finish_store, name="alkld-store-close")
         store_thread.start()
+        with _timed(timings, "claims"):
+            claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
+            # the dumps only: the store has had these quads (its duplicates are one quad)
+            writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
+            del claims
         with _timed(timings, "dumps"):
             distributions, stats = writer.finish()
         with _timed(timings, "void"):
