@@ -91,6 +91,7 @@ def _cpu_seconds() -> float:
 
 
 def run_size(n: int, jobs: int, baseline: bool, work: Path) -> dict:
+    from alkld import native
     from alkld.pipeline import BuildOptions, build
     from alkld.synth import Pools, write_synthetic
 
@@ -116,7 +117,8 @@ def run_size(n: int, jobs: int, baseline: bool, work: Path) -> dict:
     report = {"n": n, "quads": result.quads, "stages": result.timings, "total": total,
               "rss_mb": rss.peak_mb, "jobs": jobs, "cpu": result.cpu, "synth": synth_s,
               "sizes": sizes, "graphs": len(result.graphs), "cpu_parent": cpu_parent,
-              "loadavg": load}
+              "loadavg": load, "allocator": str(native.loaded() or "C library malloc"),
+              "workers_allocator": str(native.library() or "C library malloc")}
     if baseline:
         report["baseline"] = run_baseline(options, out)
     return report
@@ -175,6 +177,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, help="directory for the synthetic cases and output")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
+    from alkld import native
+
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
     if args.one:
@@ -189,7 +193,10 @@ def main() -> int:
         if args.baseline and n <= args.baseline_max:
             cmd.append("--baseline")
         started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # the build's process runs with the allocator `alkld build` restarts with (and its
+        # pool workers always do): ALKLD_MALLOC=system in front measures without it
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                              env=native.preload_env())
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             return proc.returncode
@@ -222,6 +229,8 @@ def main() -> int:
               f"pool workers {workers:.1f} s = {busy:.2f} cores busy on average; "
               f"load average at the end {report['loadavg'][0]:.2f} (1 min), "
               f"{report['loadavg'][1]:.2f} (5 min)")
+        print(f"allocator: build process {report.get('allocator')}, "
+              f"pool workers {report.get('workers_allocator')}")
         print("sizes: " + ", ".join(f"{k} {v / 1e6:,.1f} MB"
                                    for k, v in sorted(report["sizes"].items())))
         if "baseline" in report:

@@ -19,6 +19,7 @@ dump formats, VoID and the claims graph. If the bound is near the target, no tri
 the rest of the build reaches it on this machine.
 
 Usage: python benchmarks/scale_floor.py [--cases 2000] [--target-cases 100000]
+(``ALKLD_MALLOC=system`` in front: with the C library's malloc, as an A/B of alkld.native)
 Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
 """
 
@@ -98,6 +99,11 @@ def main() -> int:
     ap.add_argument("--target-seconds", type=float, default=600.0)
     ap.add_argument("--work", type=Path, help="directory for the synthetic cases and the store")
     args = ap.parse_args()
+    from alkld import native
+
+    # as `alkld build` does: this process restarts with the allocator preloaded
+    # (ALKLD_MALLOC=system measures with the C library's malloc)
+    native.reexec([sys.executable, __file__, *sys.argv[1:]])
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
@@ -121,7 +127,8 @@ def main() -> int:
           f"(the sum ÷ {cores} cores) against a target of {args.target_seconds:,.0f} s; "
           f"left for everything else (dumps, claims, VoID, spooling, pool): "
           f"{args.target_seconds - bound:,.0f} s")
-    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
+    print(f"allocator: {native.loaded() or 'the C library malloc'}; "
+          f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
     return 0
 
 
