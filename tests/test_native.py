@@ -26,7 +26,7 @@ DUMPS = ("alkld.trig", "alkld.nq", "alkld.ttl", "alkld.jsonld", "void.ttl", "dat
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("LD_PRELOAD", native.ENV, "ALKLD_MALLOC_REEXEC")}
+           if k not in ("LD_PRELOAD", "MALLOC_CONF", native.ENV, "ALKLD_MALLOC_REEXEC")}
     env["SOURCE_DATE_EPOCH"] = "1700000000"
     env.update(extra)
     return env
@@ -76,21 +76,28 @@ def test_a_process_started_with_preload_env_has_the_allocator_mapped():
     assert without.stdout.strip() == "-"
 
 
-def test_pool_workers_run_with_the_allocator():
+def test_pool_workers_run_with_the_allocator(tmp_path):
     lib = _require_jemalloc()
-    # a fresh interpreter: the forkserver is started once a process, by the first pool
-    script = (
+    # a fresh interpreter (the forkserver is started once a process, by the first pool), from
+    # a file: the workers import __main__ to find probe()
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import os\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
         "from alkld import native\n"
         "from alkld.pipeline import _pool_context\n"
-        "with ProcessPoolExecutor(2, mp_context=_pool_context()) as pool:\n"
-        "    print(*sorted({str(p) for p in pool.map(native.loaded, ['self'] * 4)}))\n"
-        "print('parent', native.loaded())\n")
-    done = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True,
+        "def probe(_):\n"
+        "    return str(native.loaded())\n"
+        "if __name__ == '__main__':\n"
+        "    with ProcessPoolExecutor(2, mp_context=_pool_context()) as pool:\n"
+        "        print(*sorted(set(pool.map(probe, range(4)))))\n"
+        "    print('parent', native.loaded(), os.environ.get('LD_PRELOAD'))\n")
+    done = subprocess.run([sys.executable, str(script)], env=_env(), capture_output=True,
                           text=True, check=True, timeout=120)
     workers, parent = done.stdout.strip().splitlines()
     assert workers == str(lib)
-    assert parent == "parent None"  # the pool's workers only: the caller is left as it was
+    # the pool's workers only: the caller's allocator and environment are left as they were
+    assert parent == "parent None None"
 
 
 def _cli_build(out: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from alkld.errors import ConfigurationError
 
-__all__ = ["ENV", "SONAME", "library", "loaded", "preload_env", "reexec", "start_forkserver"]
+__all__ = ["ENV", "SONAME", "library", "loaded", "preload_env", "reexec",
+           "start_forkserver"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _system_jemalloc() -> Path | None:
     if ldconfig is None:
         return None
     try:
-        listing = subprocess.run([ldconfig, "-p"], capture_output=True, text=True,
+        listing = subprocess.run([ldconfig, "-p"], capture_output=True, text=True,  # noqa: S603
                                  timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -115,7 +116,12 @@ def loaded(pid: int | str = "self") -> Path | None:
 
 
 def preload_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's) with the allocator added to ``LD_PRELOAD``."""
+    """``env`` (default: this process's) with the allocator added to ``LD_PRELOAD``.
+
+    jemalloc keeps its own defaults: with page purging off (``dirty_decay_ms:-1``) a pool
+    worker spent ~5 % less CPU, but at 100k cases the build's processes grew to 7-9 GB each
+    and filled the machine (benchmarks/RESULTS.md).
+    """
     out = dict(os.environ if env is None else env)
     lib = library()
     if lib is None or sys.platform != "linux":
@@ -143,16 +149,17 @@ def start_forkserver() -> None:
         forkserver.ensure_running()
         return
     env = preload_env()
-    saved = os.environ.get("LD_PRELOAD")
+    changed = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    saved = {k: os.environ.get(k) for k in changed}
     try:
-        if "LD_PRELOAD" in env:
-            os.environ["LD_PRELOAD"] = env["LD_PRELOAD"]
+        os.environ.update(changed)
         forkserver.ensure_running()
     finally:
-        if saved is None:
-            os.environ.pop("LD_PRELOAD", None)
-        else:
-            os.environ["LD_PRELOAD"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     _forkserver_preloaded = True
 
 
