@@ -94,17 +94,15 @@ def loaded(pid: int | str = "self") -> Path | None:
     """The preloaded allocator mapped in process ``pid`` (this one by default), if any.
 
     Read from ``/proc/<pid>/maps``: the first mapped file named like an allocator library
-    (mimalloc, jemalloc, tcmalloc), or the library :func:`library` chooses.
+    (mimalloc, jemalloc, tcmalloc), or the library ``ALKLD_MALLOC`` names.
     """
     names = ("libmimalloc", "libjemalloc", "libtcmalloc")
     try:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return None
-    try:
-        chosen = library()
-    except ConfigurationError:
-        chosen = None
+    choice = os.environ.get(ENV, "").strip()
+    chosen = Path(choice).resolve() if choice not in ("", "system") else None
     for line in maps.splitlines():
         fields = line.split(maxsplit=5)  # address perms offset dev inode [path]
         if len(fields) < 6 or not fields[5].startswith("/"):
@@ -132,35 +130,27 @@ def preload_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-_forkserver_preloaded = False
-
-
 def start_forkserver() -> None:
-    """Start multiprocessing's forkserver with the allocator preloaded (once a process).
+    """Start multiprocessing's forkserver with the allocator preloaded.
 
     The forkserver is a new interpreter started with this process's environment; the pool's
-    workers are forked from it and keep its allocator. If it is already running (started
+    workers are forked from it and keep its allocator. ``LD_PRELOAD`` is set only while it
+    starts: this process's environment is left as it was. If it is already running (started
     without one), it stays as it is.
     """
-    global _forkserver_preloaded
     from multiprocessing import forkserver
 
-    if _forkserver_preloaded:
-        forkserver.ensure_running()
-        return
-    env = preload_env()
-    changed = {k: v for k, v in env.items() if os.environ.get(k) != v}
-    saved = {k: os.environ.get(k) for k in changed}
+    saved = os.environ.get("LD_PRELOAD")
+    wanted = preload_env().get("LD_PRELOAD")
     try:
-        os.environ.update(changed)
+        if wanted is not None:
+            os.environ["LD_PRELOAD"] = wanted
         forkserver.ensure_running()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    _forkserver_preloaded = True
+        if saved is None:
+            os.environ.pop("LD_PRELOAD", None)
+        else:
+            os.environ["LD_PRELOAD"] = saved
 
 
 def reexec(command: Sequence[str]) -> None:
