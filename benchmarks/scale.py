@@ -118,7 +118,7 @@ def run_size(n: int, jobs: int, baseline: bool, work: Path) -> dict:
               "rss_mb": rss.peak_mb, "jobs": jobs, "cpu": result.cpu, "synth": synth_s,
               "sizes": sizes, "graphs": len(result.graphs), "cpu_parent": cpu_parent,
               "loadavg": load, "allocator": str(native.loaded() or "C library malloc"),
-              "workers_allocator": str(native.library() or "C library malloc")}
+              "workers_preload": str(native.library() or "none")}
     if baseline:
         report["baseline"] = run_baseline(options, out)
     return report
@@ -229,8 +229,8 @@ def main() -> int:
               f"pool workers {workers:.1f} s = {busy:.2f} cores busy on average; "
               f"load average at the end {report['loadavg'][0]:.2f} (1 min), "
               f"{report['loadavg'][1]:.2f} (5 min)")
-        print(f"allocator: build process {report.get('allocator')}, "
-              f"pool workers {report.get('workers_allocator')}")
+        print(f"allocator: build process {report.get('allocator')} (mapped); "
+              f"preloaded for the pool's workers: {report.get('workers_preload')}")
         print("sizes: " + ", ".join(f"{k} {v / 1e6:,.1f} MB"
                                    for k, v in sorted(report["sizes"].items())))
         if "baseline" in report:

@@ -27,12 +27,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 
-def measure(cases: Path) -> dict[str, float]:
+def measure(cases: Path) -> dict[str, Any]:
     """Stage milliseconds a case (wall) and CPU milliseconds a case over ``cases``."""
     from alkld.pipeline import BuildOptions, _rudof, prepare, stream_record
     from alkld.publish.compact import GraphCompactor
@@ -61,7 +62,7 @@ def measure(cases: Path) -> dict[str, float]:
         for stage, secs in out.timings.items():
             totals[stage] = totals.get(stage, 0.0) + secs
         n += len(loaded.record.cases)
-    report = {stage: 1000 * secs / n for stage, secs in totals.items()}
+    report: dict[str, Any] = {stage: 1000 * secs / n for stage, secs in totals.items()}
     report["cpu"] = 1000 * (time.process_time() - cpu) / n
     return report
 
@@ -89,7 +90,7 @@ def main() -> int:
     if args.one:
         native.reexec([sys.executable, __file__, *sys.argv[1:]])
         report = measure(cases)
-        report["allocator"] = str(native.loaded() or "C library malloc")  # type: ignore[assignment]
+        report["allocator"] = str(native.loaded() or "C library malloc")
         print("RESULT " + json.dumps(report))
         return 0
     if not cases.is_dir():
