@@ -159,10 +159,10 @@ def run_baseline(options, out: Path) -> list[tuple[str, float]]:
 
 STAGE_NAMES = [
     ("prepare", "prepare (mapping tables, vocabulary, shapes)"),
-    ("records", "records: load + map + RDF + SHACL (rudof) + serialise, pool; spooled"),
+    ("records", "records: load + map + RDF + SHACL (rudof) + serialise, pool; written out"),
     ("global checks", "global checks (duplicate IRIs, on digests)"),
     ("claims", "claims graph"),
-    ("dumps", "dumps: nq, trig, ttl, jsonld assembled from the spools"),
+    ("dumps", "dumps: nq, trig, ttl, jsonld finished (spooled graphs placed)"),
     ("void", "VoID/DCAT, schema.org, SHA256SUMS"),
     ("store wait", "waiting for the store after the dumps"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -11,6 +12,7 @@ from rdflib import Graph
 from alkld.publish.dumps import (
     DatasetStats,
     DumpWriter,
+    GraphPart,
     prefixes_for,
     to_graph_part,
     write_dumps,
@@ -74,6 +76,67 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
     write_dumps(list(reversed(_quads())), tmp_path / "two", base=B)
     for name in ("alkld.nq", "alkld.trig", "alkld.ttl", "alkld.jsonld"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def _dump_bytes(directory: Path, parts: list[GraphPart]) -> dict[str, bytes]:
+    writer = DumpWriter(directory, base=B)
+    try:
+        for part in parts:
+            writer.add(part)
+        writer.finish()
+    finally:
+        writer.close()
+    assert not (directory / ".spool").exists()
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "alkld.jsonld", "alkld.nq", "alkld.trig", "alkld.ttl", "context.jsonld"]
+    return {name: (directory / name).read_bytes()
+            for name in ("alkld.nq", "alkld.trig", "alkld.ttl", "alkld.jsonld")}
+
+
+def test_graphs_written_straight_or_spooled_give_the_same_bytes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Case graphs arriving in canonical order go straight into the dump files; the others
+    (a publication graph before its cases, as a build hands them over, the vocabulary first)
+    are spooled and appended. Any other order is written again in canonical order: the bytes
+    are the same."""
+    pub = ox.NamedNode(B + "graph/pub-a")
+    parts = {B + "graph/vocabulary": [ox.Triple(MONDO, LABEL, ox.Literal("a disease"))]}
+    for doc in ("a", "b"):
+        parts[B + f"graph/pub-{doc}"] = [ox.Triple(pub, LABEL, ox.Literal(f"paper {doc}"))]
+        for i in range(3):
+            node = ox.NamedNode(B + f"node/{doc}{i}-dx")
+            parts[B + f"graph/case-{doc}{i}"] = [ox.Triple(node, DISEASE, MONDO),
+                                                 ox.Triple(node, LABEL, ox.Literal(f"{doc}{i}"))]
+    built = {g: to_graph_part(g, triples, base=B) for g, triples in parts.items()}
+    # as a build adds them: vocabulary, then each record's publication before its cases
+    as_built = [built[g] for g in parts]
+    with caplog.at_level("INFO", logger="alkld.publish.dumps"):
+        straight = _dump_bytes(tmp_path / "straight", as_built)
+    assert not [r for r in caplog.records if "written again" in r.getMessage()]
+    caplog.clear()
+    one_late = [p for p in as_built if p.graph != B + "graph/case-a1"] + [built[B + "graph/case-a1"]]
+    with caplog.at_level("INFO", logger="alkld.publish.dumps"):
+        late = _dump_bytes(tmp_path / "late", one_late)
+    assert len([r for r in caplog.records if "written again" in r.getMessage()]) == 4
+    assert late == straight == _dump_bytes(tmp_path / "reversed", as_built[::-1])
+    nq = straight["alkld.nq"].decode().splitlines()
+    assert [line.rsplit(" ", 2)[-2] for line in nq] == sorted(
+        line.rsplit(" ", 2)[-2] for line in nq)
+    doc = json.loads(straight["alkld.jsonld"])
+    assert [g["@id"] for g in doc["@graph"]] == sorted(g["@id"] for g in doc["@graph"])
+
+
+def test_a_triple_repeated_in_a_graph_written_straight_leaves_the_union(tmp_path: Path) -> None:
+    """Two case graphs in order with one triple in common: the second was written straight,
+    so the union (``alkld.ttl``) is written again without it; the other files are not."""
+    by_graph: dict[str, list[ox.Triple]] = {}
+    for q in _quads():
+        by_graph.setdefault(q.graph_name.value, []).append(q.triple)
+    parts = [to_graph_part(g, by_graph[g], base=B) for g in sorted(by_graph)]
+    straight = _dump_bytes(tmp_path / "straight", parts)
+    assert straight == _dump_bytes(tmp_path / "reversed", parts[::-1])
+    ttl = list(ox.parse(straight["alkld.ttl"], format=ox.RdfFormat.TURTLE))
+    assert len(ttl) == len({q.triple for q in ttl}) == 6
 
 
 def test_graph_part_sorted_by_terms_and_deduplicated_whatever_the_characters() -> None:

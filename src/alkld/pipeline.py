@@ -14,11 +14,13 @@ term, with its labels and ancestors), not from the cases.
 
 :func:`build` streams: each pool worker hands back its record's graphs already serialised in
 every dump format (:class:`~alkld.publish.dumps.GraphPart`), its validation results and its
-claims; the parent spools them to disk as they arrive (:class:`~alkld.publish.dumps.DumpWriter`)
-and never holds the dataset; each graph's N-Quads also go, as they arrive, to the store's one
-bulk load (in a thread, fed through a pipe: :class:`~alkld.store.embedded.StoreLoader`). After
-the last record: the global checks; then the store finishes (it has had every quad) while the
-claims graph and the dumps are assembled.
+claims; the parent writes them to disk as they arrive (case graphs straight into the dump
+files while they come in canonical order, the rest spooled:
+:class:`~alkld.publish.dumps.DumpWriter`) and never holds the dataset; each graph's N-Quads
+also go, as they arrive, to the store's one bulk load (in a thread, fed through a pipe:
+:class:`~alkld.store.embedded.StoreLoader`). After the last record: the global checks; then
+the store finishes (it has had every quad) while the claims graph and the dumps are
+finished.
 :func:`validate_release` and :func:`assemble` keep every graph in memory (rdflib triples),
 for ``alkld validate`` and small releases.
 """
@@ -844,7 +846,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
                                    + "\n", encoding="utf-8")
             distributions.append(describe_file(schema_path, "application/ld+json"))
             names = [d.name for d in distributions]
-            write_checksums(staging, names)
+            write_checksums(staging, distributions)
             names.append("SHA256SUMS")
         with _timed(timings, "store wait"):
             store_thread.join()

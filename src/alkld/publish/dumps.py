@@ -382,19 +382,30 @@ DUMPERS: dict[str, Dump] = {
 
 
 class _HashingWriter:
-    """A file written once, front to back, with its SHA-256 computed on the way."""
+    """A file written once, front to back, with its SHA-256 computed on the way.
 
-    def __init__(self, path: Path) -> None:
+    Unless ``digest`` is false (a spool). It is written under a temporary name
+    (``.<name><suffix>``) and renamed by :meth:`close`; :meth:`pread` reads back what was
+    written (its buffer flushed first).
+    """
+
+    def __init__(self, path: Path, suffix: str = ".tmp", *, digest: bool = True) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
-        self.fh = self.tmp.open("wb")
+        self.tmp = path.with_name(f".{path.name}{suffix}")
+        self.fh = self.tmp.open("w+b")
         self.digest = hashlib.sha256()
+        self._hash = digest
         self.size = 0
 
     def write(self, data: bytes) -> None:
         self.fh.write(data)
-        self.digest.update(data)
+        if self._hash:
+            self.digest.update(data)
         self.size += len(data)
+
+    def pread(self, offset: int, length: int) -> bytes:
+        self.fh.flush()
+        return os.pread(self.fh.fileno(), length, offset)
 
     def close(self, media_type: str, triples: int | None) -> Distribution:
         self.fh.close()
@@ -402,13 +413,17 @@ class _HashingWriter:
         return Distribution(self.path.name, media_type, self.size, self.digest.hexdigest(),
                             triples)
 
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+#: Where a graph's piece of one format is: (a file written by the writer, offset, length).
+_Piece = tuple[Any, int, int]
+
 
 class DumpWriter:
     """Streams named graphs into the dump files without holding the dataset.
-
-    :meth:`add` appends each format's bytes of a :class:`GraphPart` to a spool file (in any
-    order: records arrive as the pool finishes them) and keeps only offsets, digests and
-    counts; :meth:`finish` writes each dump by copying the spooled pieces in canonical order.
 
     Canonical order (the same input gives byte-identical files): named graphs sorted by IRI
     (in N-Triples form, ``<…>``), and within a graph statements sorted by subject, predicate
@@ -416,6 +431,17 @@ class DumpWriter:
     contributing the triples no earlier graph had, and the shared provenance resources
     (:data:`SHARED_NAMESPACES`) come last, sorted, once. A triple found in two graphs is
     detected by its 64-bit digest and confirmed on its text before it is left out.
+
+    :meth:`add` takes :class:`GraphPart` objects in any order and keeps only offsets, digests
+    and counts. Case graphs (``<base>graph/case-…``), the bulk of a release, arrive in
+    canonical order when the records do (a build reads them sorted): while they do, each
+    format's bytes are written **straight into the dump file**. Every other graph (the
+    publications', the claims, vocabulary and mappings graphs, which sort after the case
+    graphs), and a case graph out of order, is written to a spool file instead.
+    :meth:`finish` appends the spooled pieces in canonical order; only when a spooled graph
+    sorts before the last one written straight (or the union drops a triple from one of
+    those) does it write that file again, copying every piece in canonical order. Either
+    way the bytes are the same; the straight path reads and writes the bulk once, not twice.
     """
 
     def __init__(self, directory: Path, *, base: str, formats: Iterable[str] = tuple(DUMPERS)
@@ -425,34 +451,64 @@ class DumpWriter:
         self.formats = list(formats)
         self.spool_dir = directory / ".spool"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        fields = {DUMPERS[k].part for k in self.formats} | {"nquads", "turtle"}
-        self._spools = {f: (self.spool_dir / f).open("w+b") for f in sorted(fields)}
-        self._index: dict[str, dict[str, tuple[int, int]]] = {}
+        self._files = {k: _HashingWriter(directory / DUMPERS[k].name) for k in self.formats}
+        # the fields no chosen format takes but the writer reads (N-Quads, Turtle) are spooled
+        self._straight = {DUMPERS[k].part: self._files[k] for k in self.formats}
+        fields = set(self._straight) | {"nquads", "turtle"}
+        self._spools = {f: _HashingWriter(self.spool_dir / f, digest=False)
+                        for f in sorted(fields)}
+        self._streamed = f"{base}graph/case-"
+        self._last: str | None = None  # sort key of the last graph written straight
+        self._direct: list[str] = []  # graphs written straight, in order
+        self._first_graph = True  # JSON-LD: no separator before the first graph object
+        self._index: dict[str, dict[str, _Piece]] = {}
         self._quads: dict[str, int] = {}
         self._triple_hashes: dict[str, np.ndarray] = {}
         self._subject_hashes: list[np.ndarray] = []
         self._shared: set[bytes] = set()
         self._stats = GraphStats()
+        prefixes = prefixes_for(base)
+        self._prefixes = prefixes
+        self._header = "".join(f"@prefix {k}: <{v}> .\n"
+                               for k, v in sorted(prefixes.items())).encode()
+        self._context = context_document(base)
+        for key, file in self._files.items():
+            file.write(self._head(key))
 
     def __contains__(self, graph: object) -> bool:
         return graph in self._index
 
-    @property
-    def nquads_spool(self) -> Path:
-        """Every quad added so far, in arrival order (what the store loads)."""
-        self._spools["nquads"].flush()
-        return self.spool_dir / "nquads"
+    def _head(self, key: str) -> bytes:
+        if key in ("trig", "ttl"):
+            return self._header
+        if key == "jsonld":
+            return (b'{"@context":' + json.dumps(self._context["@context"], sort_keys=True,
+                                                 ensure_ascii=False).encode()
+                    + b',\n"@graph":[')
+        return b""
 
     def add(self, part: GraphPart) -> None:
         if part.graph in self._index:
             raise ValueError(f"graph {part.graph} added twice")
         if not part.quads:
             return
-        where: dict[str, tuple[int, int]] = {}
-        for name, fh in self._spools.items():
+        key = f"<{part.graph}>"
+        straight = part.graph.startswith(self._streamed) and (
+            self._last is None or key > self._last)
+        where: dict[str, _Piece] = {}
+        for name, spool in self._spools.items():
             data: bytes = getattr(part, name)
-            where[name] = (fh.tell(), len(data))
-            fh.write(data)
+            file = self._straight.get(name) if straight else None
+            if file is None:
+                file = spool
+            elif name == "jsonld":
+                file.write(b"\n" if self._first_graph else b",\n")
+            where[name] = (file, file.size, len(data))
+            file.write(data)
+        if straight:
+            self._last = key
+            self._direct.append(part.graph)
+            self._first_graph = False
         self._index[part.graph] = where
         self._quads[part.graph] = part.quads
         self._triple_hashes[part.graph] = np.frombuffer(part.triple_hashes, dtype="<u8")
@@ -461,8 +517,8 @@ class DumpWriter:
         self._stats.update(part.stats)
 
     def _read(self, name: str, graph: str) -> bytes:
-        offset, length = self._index[graph][name]
-        return os.pread(self._spools[name].fileno(), length, offset)
+        file, offset, length = self._index[graph][name]
+        return file.pread(offset, length)  # type: ignore[no-any-return]
 
     def _union_duplicates(self, order: list[str]) -> dict[str, list[ox.Triple]]:
         """Graphs whose Turtle piece repeats triples of an earlier graph → those triples."""
@@ -495,8 +551,6 @@ class DumpWriter:
 
     def finish(self) -> tuple[list[Distribution], DatasetStats]:
         """Write every dump and ``context.jsonld``; the distributions and the dataset's counts."""
-        for fh in self._spools.values():
-            fh.flush()
         order = sorted(self._index, key=lambda g: f"<{g}>")
         dropped = self._union_duplicates(order)
         stats = GraphStats()
@@ -512,36 +566,42 @@ class DumpWriter:
         subjects = len(np.unique(np.concatenate(self._subject_hashes))) \
             if self._subject_hashes else 0
         subjects += len({t.subject for t in shared})
-        prefixes = prefixes_for(self.base)
-        header = "".join(f"@prefix {k}: <{v}> .\n" for k, v in sorted(prefixes.items())).encode()
-        context = context_document(self.base)
+        # the graphs written straight are the first of the canonical order: append the rest
+        in_order = order[:len(self._direct)] == self._direct
         out: list[Distribution] = []
+        done: list[tuple[_HashingWriter, str]] = []
         for key in self.formats:
             dump = DUMPERS[key]
             log.info("writing %s", dump.name)
-            dump_file = _HashingWriter(self.directory / dump.name)
-            if key in ("trig", "ttl"):
-                dump_file.write(header)
-            if key == "jsonld":
-                dump_file.write(b'{"@context":')
-                dump_file.write(json.dumps(context["@context"], sort_keys=True,
-                                           ensure_ascii=False).encode())
-                dump_file.write(b',\n"@graph":[')
-            for i, graph in enumerate(order):
+            file = self._files[key]
+            start = len(self._direct)
+            if not in_order or (key == "ttl" and any(g in dropped for g in self._direct)):
+                log.info("%s: graphs out of order, written again in canonical order", dump.name)
+                file = _HashingWriter(self.directory / dump.name, ".tmp2")
+                file.write(self._head(key))
+                start = 0
+            for i in range(start, len(order)):
+                graph = order[i]
                 if key == "jsonld":
-                    dump_file.write(b"\n" if i == 0 else b",\n")
+                    file.write(b"\n" if i == 0 else b",\n")
                 if key == "ttl" and graph in dropped:
-                    dump_file.write(self._turtle_without(graph, dropped[graph], prefixes))
+                    file.write(self._turtle_without(graph, dropped[graph], self._prefixes))
                 else:
-                    dump_file.write(self._read(dump.part, graph))
+                    file.write(self._read(dump.part, graph))
             if key == "jsonld":
-                dump_file.write(b"\n]}\n")
+                file.write(b"\n]}\n")
             if key == "ttl" and shared:
-                dump_file.write(_body(shared, ox.RdfFormat.TURTLE, prefixes))
-            out.append(dump_file.close(dump.media_type, union if key == "ttl" else quads))
+                file.write(_body(shared, ox.RdfFormat.TURTLE, self._prefixes))
+            done.append((file, key))
+        # closed (renamed into place) once all are written: a later one may read an earlier's
+        for file, key in done:
+            dump = DUMPERS[key]
+            out.append(file.close(dump.media_type, union if key == "ttl" else quads))
+            if file is not self._files[key]:
+                self._files[key].discard()
         ctx_path = self.directory / "context.jsonld"
         _atomic_write(ctx_path, lambda fh: fh.write(
-            (json.dumps(context, indent=2, sort_keys=True) + "\n").encode()))
+            (json.dumps(self._context, indent=2, sort_keys=True) + "\n").encode()))
         out.append(describe_file(ctx_path, "application/ld+json"))
         return out, DatasetStats(
             quads=quads, triples=union, subjects=subjects, classes=len(stats.classes),
@@ -562,9 +622,10 @@ class DumpWriter:
         return _body(keep, ox.RdfFormat.TURTLE, prefixes)
 
     def close(self) -> None:
-        """Remove the spool files."""
-        for fh in self._spools.values():
-            fh.close()
+        """Remove the spool files, and the dump files :meth:`finish` did not complete."""
+        for file in [*self._spools.values(), *self._files.values()]:
+            if not file.fh.closed:
+                file.discard()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
 
 
@@ -613,9 +674,13 @@ def write_dumps(quads: Sequence[ox.Quad], directory: Path, *, base: str,
         writer.close()
 
 
-def write_checksums(directory: Path, names: Iterable[str]) -> Path:
-    """``SHA256SUMS`` in the format ``sha256sum -c`` reads."""
-    lines = [f"{_sha256(directory / n)}  {n}\n" for n in sorted(names)]
+def write_checksums(directory: Path, distributions: Iterable[Distribution]) -> Path:
+    """``SHA256SUMS`` in the format ``sha256sum -c`` reads.
+
+    From the digests the files were written with: a dump is hashed once, as it is written,
+    not read back.
+    """
+    lines = [f"{d.sha256}  {d.name}\n" for d in sorted(distributions, key=lambda d: d.name)]
     path = directory / "SHA256SUMS"
     _atomic_write(path, lambda fh: fh.write("".join(lines).encode()))
     return path
