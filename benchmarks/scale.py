@@ -221,6 +221,9 @@ def main() -> int:
         if "store" in stages:
             print(f"| (store: one bulk load in a thread, from the first quad to the "
                   f"optimised store) | {stages['store']:.2f} | |")
+            for key, secs in stages.items():
+                if key.startswith("store: "):
+                    print(f"| ({key}) | {secs:.2f} | |")
         print(f"| **records → all dumps and the store** | **{report['total']:.2f}** | "
               f"{quads / report['total']:,.0f} |")
         workers = report["cpu"].get("cpu", 0.0)

@@ -851,6 +851,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         with _timed(timings, "store wait"):
             store_thread.join()
         timings["store"] = loader.seconds
+        timings.update({f"store: {name}": secs for name, secs in loader.phases.items()})
         loader = None
         if errors:
             raise errors[0]

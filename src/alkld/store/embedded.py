@@ -127,6 +127,9 @@ class StoreLoader:
         self._write_error: BaseException | None = None
         self._aborted = False
         self._count = 0
+        #: Seconds of the loader's phases (bulk load, flush, optimize, count): for benchmarks.
+        self.phases: dict[str, float] = {}
+        self._input_ended: float | None = None  # when the writer had written the last chunk
         self._done = threading.Event()
         self._loader = threading.Thread(target=self._load, name="alkld-store", daemon=True)
         self._writer = threading.Thread(target=self._write, name="alkld-store-feed",
@@ -136,13 +139,26 @@ class StoreLoader:
 
     def _load(self) -> None:
         started = time.perf_counter()
+        phases = self.phases
+
+        def phase(name: str, since: float) -> float:
+            now = time.perf_counter()
+            phases[name] = now - since
+            return now
+
         try:
             store = ox.Store(str(self.tmp))
             store.bulk_load(path=str(self.fifo), format=ox.RdfFormat.N_QUADS, lenient=True)
+            t = phase("bulk load", started)
+            if self._input_ended is not None:
+                phases["bulk load after the input ended"] = t - self._input_ended
             if not self._aborted:
                 store.flush()
+                t = phase("flush", t)
                 store.optimize()
+                t = phase("optimize", t)
                 self._count = len(store)
+                phase("count", t)
             del store
         except BaseException as e:  # noqa: BLE001 - re-raised by close()
             self._error = e
@@ -187,6 +203,7 @@ class StoreLoader:
         finally:
             if fd is not None:
                 os.close(fd)
+            self._input_ended = time.perf_counter()
 
     def add(self, nquads: bytes) -> None:
         """Queue N-Quads (whole lines) for loading."""
