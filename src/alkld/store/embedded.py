@@ -127,6 +127,7 @@ class StoreLoader:
         self._write_error: BaseException | None = None
         self._aborted = False
         self._count = 0
+        self._count_error: BaseException | None = None
         #: Seconds of the loader's phases (bulk load, flush, optimize, count): for benchmarks.
         self.phases: dict[str, float] = {}
         self._input_ended: float | None = None  # when the writer had written the last chunk
@@ -153,12 +154,19 @@ class StoreLoader:
             if self._input_ended is not None:
                 phases["bulk load after the input ended"] = t - self._input_ended
             if not self._aborted:
+                # counted while the store compacts (flush waits for that): the count reads a
+                # snapshot of what the load wrote, on the core the compaction leaves idle
+                counter = threading.Thread(target=self._count_quads, args=(store,),
+                                           name="alkld-store-count")
+                counter.start()
                 store.flush()
                 t = phase("flush", t)
                 store.optimize()
                 t = phase("optimize", t)
-                self._count = len(store)
-                phase("count", t)
+                counter.join()
+                phase("waiting for the count", t)
+                if self._count_error is not None:
+                    raise self._count_error
             del store
         except BaseException as e:  # noqa: BLE001 - re-raised by close()
             self._error = e
@@ -169,6 +177,14 @@ class StoreLoader:
             with contextlib.suppress(OSError):
                 os.close(os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK))
             self.seconds = time.perf_counter() - started
+
+    def _count_quads(self, store: ox.Store) -> None:
+        started = time.perf_counter()
+        try:
+            self._count = len(store)
+        except BaseException as e:  # noqa: BLE001 - raised by the loader thread
+            self._count_error = e
+        self.phases["count"] = time.perf_counter() - started
 
     def _open_pipe(self) -> int | None:
         """The pipe's write end, once the loader reads it; None if the loader ended first."""
