@@ -131,15 +131,58 @@ def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], path: Path) -> 
             _index_lines(item, (*loc, i), out, path)
 
 
+_STR, _MAP, _SEQ = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:map",
+                    "tag:yaml.org,2002:seq")
+
+
+def _construct(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int],
+               path: Path) -> Any:
+    """The data of ``node``, as the safe loader constructs it, and the line of every node.
+
+    One pass for what :func:`_index_lines` and the loader's ``construct_document`` do: plain
+    mappings, sequences and strings (nearly all of a record) are built here; any other node
+    (numbers, booleans, dates, merge keys, explicit tags) goes to the loader's constructor,
+    which gives what it always gives. Duplicate mapping keys are refused, as by
+    :func:`_index_lines`.
+    """
+    lines[loc] = node.start_mark.line + 1
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if kind is yaml.SequenceNode and node.tag == _SEQ:
+        return [_construct(loader, item, (*loc, i), lines, path)
+                for i, item in enumerate(node.value)]
+    if kind is yaml.MappingNode and node.tag == _MAP and all(
+            type(k) is yaml.ScalarNode and k.tag == _STR for k, _ in node.value):
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise CaseRecordError(
+                    f"duplicate key {key!r} (first on line {seen[key]})",
+                    path=path, line=line, field=format_loc((*loc, key)),
+                    expected="each key once per mapping")
+            seen[key] = line
+            lines[(*loc, key)] = line
+            out[key] = _construct(loader, value_node, (*loc, key), lines, path)
+        return out
+    data = loader.construct_object(node, deep=True)  # (it may flatten merge keys in place)
+    _index_lines(node, loc, lines, path)
+    return data
+
+
 def parse_record(text: str, *, path: Path) -> LoadedRecord:
     """Parse and validate one record given as text; ``path`` is used in errors and provenance.
 
     Raises :class:`CaseRecordError` on the first problem found.
     """
     loader = _Loader(text)
+    lines: dict[Loc, int] = {}
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        data = _construct(loader, root, (), lines, path) if root is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         context = (f" ({e.context} started on line {e.context_mark.line + 1})"
@@ -154,8 +197,6 @@ def parse_record(text: str, *, path: Path) -> LoadedRecord:
     if root is None or not isinstance(data, dict):
         raise CaseRecordError("the file is not a YAML mapping", path=path, line=1,
                               expected="a mapping with alkld_record, key, publication, cases")
-    lines: dict[Loc, int] = {}
-    _index_lines(root, (), lines, path)
     try:
         record = CaseRecord.model_validate(data)
     except ValidationError as e:
