@@ -70,3 +70,26 @@ def test_synth_cli_refuses_the_real_cases_directory(tmp_path):
                            "--out", str(ROOT / "cases")], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert proc.returncode == 2 and "refusing" in proc.stderr
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_iri_typed_in_two_case_graphs_stops_the_streaming_build(tmp_path, jobs):
+    """The global check runs on the workers' digests of typed IRIs: a case keyed
+    ``<key>-patient`` mints its evidence ``node/<key>-patient-ev``, which is also the
+    evidence of case ``<key>``'s patient. The build stops on it and publishes nothing."""
+    from alkld.errors import ValidationFailure
+
+    base = (ROOT / "tests" / "fixtures" / "records" / "base.yaml").read_text(encoding="utf-8")
+    head, case = base.split("\ncases:\n", 1)
+    twin = case.replace("- key: hao2026-case1\n", "- key: hao2026-case1-patient\n", 1)
+    assert twin != case
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "record.yaml").write_text(f"{head}\ncases:\n{case}{twin}", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(ValidationFailure) as failure:
+        build(repo_options(out, cases=cases), jobs=jobs)
+    message = str(failure.value)
+    assert "node/hao2026-case1-patient-ev" in message
+    assert "described in 2 case graphs" in message
+    assert not out.exists()

@@ -713,8 +713,10 @@ def _duplicate_iris(typed: dict[str, bytes], read: Callable[[str], bytes]
 
         triples = []
         for q in ox.parse(read(names[i]), format=ox.RdfFormat.N_QUADS):
-            if q.predicate.value == str(_TYPE) and isinstance(q.subject, ox.NamedNode):
-                triples.append((URIRef(q.subject.value), _TYPE, Literal("")))
+            if q.predicate.value == _TYPE and isinstance(q.subject, ox.NamedNode):
+                # rdf:type as a URIRef: global_checks compares with ==, and an rdflib term
+                # is never equal to a plain str
+                triples.append((URIRef(q.subject.value), URIRef(_TYPE), Literal("")))
         graphs[names[i]] = triples
     return global_checks(graphs)
 
