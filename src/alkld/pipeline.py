@@ -369,7 +369,9 @@ def _typed_digests(cg: CaseGraph) -> bytes:
     same = str.__eq__
     iris = sorted({str(s) for s, p, _ in cg.triples if same(p, _TYPE) and isinstance(s, URIRef)
                    and ("/node/" in s or "/case/" in s)})
-    return b"".join(hashlib.blake2b(i.encode(), digest_size=8).digest() for i in iris)
+    from alkld.publish.dumps import digests
+
+    return digests([i.encode() for i in iris])
 
 
 def stream_record(loaded: LoadedRecord, ctx: Context, *, validator: str = "rudof",

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,13 +35,14 @@ from typing import Any
 import numpy as np
 import orjson
 import pyoxigraph as ox
+from xxhash import xxh3_64_intdigest
 
 from alkld.publish.compact import GraphCompactor
 from alkld.vocab import PREFIX_MAP
 
 __all__ = ["DUMPERS", "DatasetStats", "Distribution", "DumpWriter", "GraphPart", "GraphStats",
-           "context_document", "prefixes_for", "sort_quads", "to_graph_part",
-           "write_checksums", "write_dumps"]
+           "context_document", "digests", "line_digest", "prefixes_for", "sort_quads",
+           "to_graph_part", "write_checksums", "write_dumps"]
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +124,18 @@ SHARED_NAMESPACES = ("activity/", "agent/")
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
-def _hashes(lines: Iterable[bytes]) -> bytes:
-    """64-bit BLAKE2b digests of ``lines``, concatenated (a little-endian uint64 array)."""
-    return b"".join(hashlib.blake2b(line, digest_size=8).digest() for line in lines)
+def digests(lines: Sequence[bytes]) -> bytes:
+    """64-bit XXH3 digests of ``lines``, concatenated (a little-endian uint64 array).
+
+    They find the triples and subjects two graphs may share, which are then confirmed on
+    their text: a fast hash, not a cryptographic one (one call a line, ~5× BLAKE2b's speed).
+    """
+    return struct.pack(f"<{len(lines)}Q", *map(xxh3_64_intdigest, lines))
+
+
+def line_digest(line: bytes) -> int:
+    """The digest :func:`digests` gives ``line``."""
+    return xxh3_64_intdigest(line)
 
 
 def _strip_prefixes(text: bytes) -> bytes:
@@ -277,7 +288,7 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
             compactor.sorted_graph_object(graph, ordered, [lines[i] for i in index]),
             option=orjson.OPT_SORT_KEYS),
         shared=tuple(shared_lines),
-        triple_hashes=_hashes(own_lines), subject_hashes=_hashes(subjects), stats=stats)
+        triple_hashes=digests(own_lines), subject_hashes=digests(subjects), stats=stats)
 
 
 #: :func:`prefixes_for` once a base, for the writers (which do not change it).
@@ -540,7 +551,7 @@ class DumpWriter:
             for q in ox.parse(self._read("nquads", graph), format=ox.RdfFormat.N_QUADS):
                 t = q.triple
                 line = (ox.serialize([t], format=ox.RdfFormat.N_TRIPLES) or b"").rstrip(b"\n")
-                digest = int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "little")
+                digest = line_digest(line)
                 if digest not in wanted:
                     continue
                 if line.decode() in seen:
