@@ -110,6 +110,19 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return out
 
 
+def _key_line(key_node: yaml.Node, key: str, loc: Loc, seen: dict[str, int],
+              lines: dict[Loc, int], path: Path) -> None:
+    """Record the line of a mapping key; refuse a key the mapping already had."""
+    line = key_node.start_mark.line + 1
+    if key in seen:
+        raise CaseRecordError(
+            f"duplicate key {key!r} (first on line {seen[key]})",
+            path=path, line=line, field=format_loc((*loc, key)),
+            expected="each key once per mapping")
+    seen[key] = line
+    lines[(*loc, key)] = line
+
+
 def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], path: Path) -> None:
     """Record the 1-based line of every node; refuse duplicate mapping keys."""
     out[loc] = node.start_mark.line + 1
@@ -117,14 +130,7 @@ def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], path: Path) -> 
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise CaseRecordError(
-                    f"duplicate key {key!r} (first on line {seen[key]})",
-                    path=path, line=line, field=format_loc((*loc, key)),
-                    expected="each key once per mapping")
-            seen[key] = line
-            out[(*loc, key)] = line
+            _key_line(key_node, key, loc, seen, out, path)
             _index_lines(value_node, (*loc, key), out, path)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -158,14 +164,7 @@ def _construct(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int],
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise CaseRecordError(
-                    f"duplicate key {key!r} (first on line {seen[key]})",
-                    path=path, line=line, field=format_loc((*loc, key)),
-                    expected="each key once per mapping")
-            seen[key] = line
-            lines[(*loc, key)] = line
+            _key_line(key_node, key, loc, seen, lines, path)
             out[key] = _construct(loader, value_node, (*loc, key), lines, path)
         return out
     data = loader.construct_object(node, deep=True)  # (it may flatten merge keys in place)
