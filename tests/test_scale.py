@@ -93,3 +93,9 @@ def test_an_iri_typed_in_two_case_graphs_stops_the_streaming_build(tmp_path, job
     assert "node/hao2026-case1-patient-ev" in message
     assert "described in 2 case graphs" in message
     assert not out.exists()
+    if jobs == 1:  # `alkld validate` (all graphs in memory, pySHACL) finds the same IRI
+        from alkld.pipeline import validate_release
+
+        _, results = validate_release(repo_options(out, cases=cases))
+        shared = {r.focus for r in results if r.shape == "alkld:UniqueNodeIRIs"}
+        assert "https://w3id.org/alkld/node/hao2026-case1-patient-ev" in shared

@@ -689,14 +689,14 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
 
 def _duplicate_iris(typed: dict[str, bytes], read: Callable[[str], bytes]
                     ) -> list[ValidationResult]:
-    """The global check of :func:`~alkld.validation.shacl.global_checks`, on digests.
+    """The global check (:func:`~alkld.validation.shacl.shared_iris`), on digests.
 
     A digest seen in two case graphs makes those graphs suspects; their typed IRIs are then
     read back (``read`` gives a graph's N-Quads) and compared as text.
     """
     import numpy as np
 
-    from alkld.validation.shacl import global_checks
+    from alkld.validation.shacl import shared_iris
 
     names = list(typed)
     arrays = [np.frombuffer(typed[n], dtype="<u8") for n in names]
@@ -709,18 +709,12 @@ def _duplicate_iris(typed: dict[str, bytes], read: Callable[[str], bytes]
         return []
     owners = np.repeat(np.arange(len(names)), [len(a) for a in arrays])
     suspects = sorted(set(owners[np.isin(everything, repeated)].tolist()))
-    graphs: dict[str, list[tuple[Any, Any, Any]]] = {}
-    for i in suspects:
-        from rdflib import Literal
-
-        triples = []
-        for q in ox.parse(read(names[i]), format=ox.RdfFormat.N_QUADS):
-            if q.predicate.value == _TYPE and isinstance(q.subject, ox.NamedNode):
-                # rdf:type as a URIRef: global_checks compares with ==, and an rdflib term
-                # is never equal to a plain str
-                triples.append((URIRef(q.subject.value), URIRef(_TYPE), Literal("")))
-        graphs[names[i]] = triples
-    return global_checks(graphs)
+    typed_iris: dict[str, list[str]] = {
+        names[i]: [q.subject.value
+                   for q in ox.parse(read(names[i]), format=ox.RdfFormat.N_QUADS)
+                   if q.predicate.value == _TYPE and isinstance(q.subject, ox.NamedNode)]
+        for i in suspects}
+    return shared_iris(typed_iris)
 
 
 def _timed(timings: dict[str, float], name: str) -> Any:

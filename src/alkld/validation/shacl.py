@@ -26,7 +26,7 @@ from rdflib.term import Node
 from alkld.errors import ConfigurationError
 
 __all__ = ["ValidationResult", "format_report", "global_checks", "load_shapes", "shape_names",
-           "validate_graph"]
+           "shared_iris", "validate_graph"]
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 
@@ -199,13 +199,20 @@ def global_checks(graphs: Mapping[str, Iterable[tuple[Any, ...]]]) -> list[Valid
     Only IRIs minted per case (``…/case/…``, ``…/node/…``) are checked: provenance agents
     and activities are meant to be described in every graph.
     """
+    return shared_iris({name: (str(s) for s, p, _ in triples
+                               if p == _TYPE and isinstance(s, URIRef))
+                        for name, triples in graphs.items()})
+
+
+def shared_iris(typed: Mapping[str, Iterable[str]]) -> list[ValidationResult]:
+    """:func:`global_checks` given, for each graph, the IRIs of the subjects it types."""
     typed_in: dict[str, set[str]] = defaultdict(set)
-    for name, triples in graphs.items():
+    for name, subjects in typed.items():
         if "/graph/case-" not in name:
             continue
-        for s, p, _ in triples:
-            if p == _TYPE and isinstance(s, URIRef) and ("/node/" in s or "/case/" in s):
-                typed_in[str(s)].add(name)
+        for s in subjects:
+            if "/node/" in s or "/case/" in s:
+                typed_in[s].add(name)
     out = [ValidationResult(graph=sorted(names)[0], focus=node, path=None,
                             message=f"the same IRI is described in {len(names)} case graphs: "
                                     + ", ".join(sorted(names)),
