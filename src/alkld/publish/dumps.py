@@ -395,7 +395,7 @@ DUMPERS: dict[str, Dump] = {
 class _HashingWriter:
     """A file written once, front to back, with its SHA-256 computed on the way.
 
-    Unless ``digest`` is false (a spool). It is written under a temporary name
+    A spool passes ``digest=False``. The file is written under a temporary name
     (``.<name><suffix>``) and renamed by :meth:`close`; :meth:`pread` reads back what was
     written (its buffer flushed first).
     """
@@ -430,7 +430,7 @@ class _HashingWriter:
 
 
 #: Where a graph's piece of one format is: (a file written by the writer, offset, length).
-_Piece = tuple[Any, int, int]
+_Piece = tuple[_HashingWriter, int, int]
 
 
 class DumpWriter:
@@ -471,7 +471,6 @@ class DumpWriter:
         self._streamed = f"{base}graph/case-"
         self._last: str | None = None  # sort key of the last graph written straight
         self._direct: list[str] = []  # graphs written straight, in order
-        self._first_graph = True  # JSON-LD: no separator before the first graph object
         self._index: dict[str, dict[str, _Piece]] = {}
         self._quads: dict[str, int] = {}
         self._triple_hashes: dict[str, np.ndarray] = {}
@@ -512,14 +511,13 @@ class DumpWriter:
             file = self._straight.get(name) if straight else None
             if file is None:
                 file = spool
-            elif name == "jsonld":
-                file.write(b"\n" if self._first_graph else b",\n")
+            elif name == "jsonld":  # no separator before the first graph object
+                file.write(b",\n" if self._direct else b"\n")
             where[name] = (file, file.size, len(data))
             file.write(data)
         if straight:
             self._last = key
             self._direct.append(part.graph)
-            self._first_graph = False
         self._index[part.graph] = where
         self._quads[part.graph] = part.quads
         self._triple_hashes[part.graph] = np.frombuffer(part.triple_hashes, dtype="<u8")
@@ -529,7 +527,7 @@ class DumpWriter:
 
     def _read(self, name: str, graph: str) -> bytes:
         file, offset, length = self._index[graph][name]
-        return file.pread(offset, length)  # type: ignore[no-any-return]
+        return file.pread(offset, length)
 
     def _union_duplicates(self, order: list[str]) -> dict[str, list[ox.Triple]]:
         """Graphs whose Turtle piece repeats triples of an earlier graph → those triples."""
@@ -586,7 +584,7 @@ class DumpWriter:
             log.info("writing %s", dump.name)
             file = self._files[key]
             start = len(self._direct)
-            if not in_order or (key == "ttl" and any(g in dropped for g in self._direct)):
+            if not in_order or (key == "ttl" and not dropped.keys().isdisjoint(self._direct)):
                 log.info("%s: graphs out of order, written again in canonical order", dump.name)
                 file = _HashingWriter(self.directory / dump.name, ".tmp2")
                 file.write(self._head(key))
