@@ -277,7 +277,7 @@ def to_graph_part(graph: str, triples: Iterable[ox.Triple], *, base: str,
     stats.add_lines(own_lines)
     subjects = sorted({line[:line.index(b" ")] for line in own_lines})
     trig, turtle = _trig_and_turtle(graph, ordered, own, shared, prefixes,
-                                    blank=b"_:" in ntriples)
+                                    blank=b"_:" in ntriples, shared_key=b"\n".join(shared_lines))
     return GraphPart(
         graph=graph, quads=len(ordered),
         nquads=b"".join(lines[i][:-1] + tail for i in index),
@@ -311,8 +311,8 @@ def _subject_blocks(turtle: bytes) -> list[bytes]:
 
 
 def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
-                     shared: list[ox.Triple], prefixes: dict[str, str], *, blank: bool
-                     ) -> tuple[bytes, bytes]:
+                     shared: list[ox.Triple], prefixes: dict[str, str], *, blank: bool,
+                     shared_key: bytes | None = None) -> tuple[bytes, bytes]:
     """The graph's TriG block (all its triples) and the Turtle of its own triples.
 
     pyoxigraph's TriG block of a graph is its Turtle indented by one tab inside
@@ -320,6 +320,8 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
     so one Turtle serialisation of the graph gives both, the shared subjects' blocks (their
     own serialisation, a few triples) taken out of the Turtle. Graphs with blank nodes, or
     whose Turtle has a long string (neither occurs in a case graph), are serialised twice.
+    ``shared_key`` (the shared triples' N-Triples lines) names the shared subjects' blocks in
+    a memo: a record's graphs describe the same activities and agents.
     """
     if not ordered:
         return b"", b""
@@ -336,8 +338,18 @@ def _trig_and_turtle(graph: str, ordered: list[ox.Triple], own: list[ox.Triple],
         return trig, body
     if not own:
         return trig, b""
-    drop = set(_subject_blocks(_body(shared, ox.RdfFormat.TURTLE, prefixes)))
+    drop = _SHARED_BLOCKS.get(shared_key) if shared_key is not None else None
+    if drop is None:
+        drop = frozenset(_subject_blocks(_body(shared, ox.RdfFormat.TURTLE, prefixes)))
+        if shared_key is not None:
+            if len(_SHARED_BLOCKS) > 1024:
+                _SHARED_BLOCKS.clear()
+            _SHARED_BLOCKS[shared_key] = drop
     return trig, b"".join(b for b in _subject_blocks(body) if b not in drop)
+
+
+#: The Turtle blocks of shared subjects, by their triples' N-Triples lines (see above).
+_SHARED_BLOCKS: dict[bytes, frozenset[bytes]] = {}
 
 
 def _graph_head(graph: str, prefixes: dict[str, str]) -> bytes:

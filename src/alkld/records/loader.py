@@ -270,6 +270,12 @@ def _is_ref(model: type[BaseModel], name: str) -> bool:
     return get_origin(ann) is None and False
 
 
+@cache
+def _ref_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` that hold references to ids (:func:`_is_ref`)."""
+    return tuple(name for name in model.model_fields if _is_ref(model, name))
+
+
 def _check_ids(case: Case, case_loc: Loc, loaded: LoadedRecord) -> None:
     """Local ids are unique within a case, and every reference names one of them."""
     ids: dict[str, Loc] = {}
@@ -284,9 +290,7 @@ def _check_ids(case: Case, case_loc: Loc, loaded: LoadedRecord) -> None:
                     field=format_loc((*loc, "id")), expected="ids unique within a case")
             ids[node_id] = loc
     for node, loc in nodes:
-        for name in type(node).model_fields:
-            if not _is_ref(type(node), name):
-                continue
+        for name in _ref_fields(type(node)):
             value = getattr(node, name)
             refs = value if isinstance(value, list) else [value] if value else []
             for j, ref in enumerate(refs):
