@@ -7,6 +7,11 @@ does. Printed per stage: wall time, quads/s; the CPU seconds of each per-record 
 summed over the pool's workers; and the peak RSS of the whole process tree (the build
 process, its store thread, and its pool workers, summed, sampled every 0.2 s from /proc).
 
+Right before and after each size, :func:`calibrate` prints the machine's speed: the CPU a
+case of the pool worker's loop (``worker_loop.py``) on 300 synthetic cases in one process.
+This machine's speed drifts by a quarter within the hour; that figure says which speed a
+run had.
+
 The naive baseline (``--baseline``, at sizes ≤ ``--baseline-max``) is the obvious approach:
 all triples in one rdflib Dataset, one whole-graph pySHACL run, rdflib's serialisers.
 
@@ -20,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,6 +174,26 @@ STAGE_NAMES = [
 ]
 
 
+def calibrate(work: Path, cases: int = 300) -> float:
+    """The machine's speed now: the pool worker's loop (``worker_loop.py``), CPU ms a case.
+
+    This machine's speed drifts by a quarter within the hour, and a build's time follows it:
+    measured right before and after each build, the same fixed work (``cases`` synthetic
+    cases, seed 42, loaded, built, serialised and validated in one fresh process) says at
+    what speed the machine ran.
+    """
+    from alkld.synth import Pools, write_synthetic
+
+    directory = work / f"cases-{cases}"
+    if not directory.is_dir():
+        write_synthetic(directory, Pools.from_cases(ROOT / "cases"), cases=cases, seed=42)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "worker_loop.py"), "--one",
+                           "--cases", str(cases), "--work", str(work)],
+                          capture_output=True, text=True, check=True)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    return float(json.loads(line[7:])["cpu"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -186,12 +212,14 @@ def main() -> int:
             report = run_size(args.one, args.jobs, args.baseline, Path(tmp))
         print("RESULT " + json.dumps(report))
         return 0
+    calibration = Path(tempfile.mkdtemp(prefix="alkld-calibration-", dir=args.work))
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)]
         if args.work:
             cmd += ["--work", str(args.work)]
         if args.baseline and n <= args.baseline_max:
             cmd.append("--baseline")
+        speed = [calibrate(calibration)]
         started = time.perf_counter()
         # the build's process runs with the allocator `alkld build` restarts with (and its
         # pool workers always do): ALKLD_MALLOC=system in front measures without it
@@ -203,6 +231,7 @@ def main() -> int:
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
         report = json.loads(line[7:])
         wall = time.perf_counter() - started
+        speed.append(calibrate(calibration))
         quads = report["quads"]
         print(f"\n## {n:,} cases — {quads:,} quads in {report['graphs']:,} graphs, "
               f"--jobs {report['jobs']}, peak RSS (process tree) {report['rss_mb']:,.0f} MB, "
@@ -236,6 +265,8 @@ def main() -> int:
               f"preloaded for the pool's workers: {report.get('workers_preload')}")
         print("sizes: " + ", ".join(f"{k} {v / 1e6:,.1f} MB"
                                    for k, v in sorted(report["sizes"].items())))
+        print(f"machine speed (benchmarks/worker_loop.py, 300 synthetic cases, one process): "
+              f"{speed[0]:.2f} ms of CPU a case before the build, {speed[1]:.2f} after")
         if "baseline" in report:
             print("\nNaive baseline (one rdflib Dataset, whole-graph pySHACL, rdflib serialisers):")
             print("| stage | wall (s) |\n|---|---:|")
@@ -245,6 +276,7 @@ def main() -> int:
             print(f"| **baseline total** | **{total:.2f}** |")
             print(f"The baseline took {total / report['total']:,.1f}× this build's "
                   f"{report['total']:.2f} s, in the same run on the same cases.")
+    shutil.rmtree(calibration, ignore_errors=True)
     return 0
 
 
