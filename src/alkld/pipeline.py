@@ -334,7 +334,8 @@ def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, valida
             if extra:
                 pieces.append(ox.serialize(_ox_triples(extra, blank_nodes=True),
                                            format=ox.RdfFormat.N_TRIPLES) or b"")
-            found = _rudof(ctx.shapes).validate(b"".join(pieces).decode(), graph=default)
+            rudof = _rudof(ctx.shapes)
+            found = rudof.validate(rudof.readable(b"".join(pieces)).decode(), graph=default)
         for result in found:
             graph = owner.get(result.focus, default)
             if graph == str(pub.graph) and group != [pub]:
