@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import curies
-from rdflib import Namespace
+from rdflib import Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
 
 __all__ = [
@@ -63,19 +63,37 @@ __all__ = [
 #: The default base under which alkld mints the IRIs of its own resources.
 DEFAULT_BASE = "https://w3id.org/alkld/"
 
-#: The alkld ontology (TBox); fixed, whatever base the data is published under.
-ALKLD = Namespace("https://w3id.org/alkld/ontology#")
+class _Namespace(Namespace):
+    """rdflib's ``Namespace`` giving one ``URIRef`` object a term.
 
-OBO = Namespace("http://purl.obolibrary.org/obo/")
-OA = Namespace("http://www.w3.org/ns/oa#")
-FABIO = Namespace("http://purl.org/spar/fabio/")
-CITO = Namespace("http://purl.org/spar/cito/")
-PRISM = Namespace("http://prismstandard.org/namespaces/basic/2.0/")
-BIBO = Namespace("http://purl.org/ontology/bibo/")
-SCHEMA = Namespace("http://schema.org/")
-SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
-SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
-SSSOM = Namespace("https://w3id.org/sssom/")
+    rdflib's makes a new, equal object at each ``ALKLD.disease``: a dict holding one then
+    compares the other with ``URIRef.__eq__``, Python code, where the same object is found
+    on identity (the claims and the build look terms up by the thousand a record).
+    """
+
+    def term(self, name: str) -> URIRef:
+        terms: dict[str, URIRef] = _TERMS.setdefault(str(self), {})
+        found = terms.get(name)
+        if found is None:
+            found = terms[name] = super().term(name)
+        return found
+
+
+_TERMS: dict[str, dict[str, URIRef]] = {}
+
+#: The alkld ontology (TBox); fixed, whatever base the data is published under.
+ALKLD = _Namespace("https://w3id.org/alkld/ontology#")
+
+OBO = _Namespace("http://purl.obolibrary.org/obo/")
+OA = _Namespace("http://www.w3.org/ns/oa#")
+FABIO = _Namespace("http://purl.org/spar/fabio/")
+CITO = _Namespace("http://purl.org/spar/cito/")
+PRISM = _Namespace("http://prismstandard.org/namespaces/basic/2.0/")
+BIBO = _Namespace("http://purl.org/ontology/bibo/")
+SCHEMA = _Namespace("http://schema.org/")
+SEMAPV = _Namespace("https://w3id.org/semapv/vocab/")
+SD = _Namespace("http://www.w3.org/ns/sparql-service-description#")
+SSSOM = _Namespace("https://w3id.org/sssom/")
 
 #: CURIE prefix → IRI prefix, the single written-down form of every identifier space.
 #: Prefixes follow the Bioregistry's preferred capitalisation.
