@@ -63,6 +63,7 @@ __all__ = [
 #: The default base under which alkld mints the IRIs of its own resources.
 DEFAULT_BASE = "https://w3id.org/alkld/"
 
+
 class _Namespace(Namespace):
     """rdflib's ``Namespace`` giving one ``URIRef`` object a term.
 
@@ -72,14 +73,16 @@ class _Namespace(Namespace):
     """
 
     def term(self, name: str) -> URIRef:
-        terms: dict[str, URIRef] = _TERMS.setdefault(str(self), {})
+        terms = _TERMS.get(self)  # by the namespace itself: no copy of its string a call
+        if terms is None:
+            terms = _TERMS[self] = {}
         found = terms.get(name)
         if found is None:
             found = terms[name] = super().term(name)
         return found
 
 
-_TERMS: dict[str, dict[str, URIRef]] = {}
+_TERMS: dict[Namespace, dict[str, URIRef]] = {}
 
 #: The alkld ontology (TBox); fixed, whatever base the data is published under.
 ALKLD = _Namespace("https://w3id.org/alkld/ontology#")

@@ -255,7 +255,6 @@ def _walk_nodes(obj: Node, loc: Loc) -> Iterator[tuple[Node, Loc]]:
                     yield from _walk_nodes(item, (*loc, name, i))
 
 
-@cache
 def _is_ref(model: type[BaseModel], name: str) -> bool:
     info = model.model_fields[name]
     if any(isinstance(m, RefSlot) for m in info.metadata):

@@ -165,8 +165,7 @@ def read_set(shapes: Graph) -> ReadSet:
     return ReadSet(frozenset(_nt(p) for p in predicates), frozenset(classes))
 
 
-_TYPE = b"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
-_SUBCLASS = b"<http://www.w3.org/2000/01/rdf-schema#subClassOf>"
+_TYPE, _SUBCLASS = _nt(RDF.type), _nt(RDFS.subClassOf)
 
 
 # The base graph every validated graph is staged over: one triple no shape targets or reads.
