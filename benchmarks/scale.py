@@ -203,8 +203,6 @@ def main() -> int:
     ap.add_argument("--work", type=Path, help="directory for the synthetic cases and output")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
-    from alkld import native
-
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
     if args.one:
@@ -213,6 +211,16 @@ def main() -> int:
         print("RESULT " + json.dumps(report))
         return 0
     calibration = Path(tempfile.mkdtemp(prefix="alkld-calibration-", dir=args.work))
+    try:
+        return _run_sizes(args, calibration)
+    finally:
+        shutil.rmtree(calibration, ignore_errors=True)
+
+
+def _run_sizes(args: argparse.Namespace, calibration: Path) -> int:
+    """Each size in a fresh process, the machine's speed measured before and after it."""
+    from alkld import native
+
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)]
         if args.work:
@@ -276,7 +284,6 @@ def main() -> int:
             print(f"| **baseline total** | **{total:.2f}** |")
             print(f"The baseline took {total / report['total']:,.1f}× this build's "
                   f"{report['total']:.2f} s, in the same run on the same cases.")
-    shutil.rmtree(calibration, ignore_errors=True)
     return 0
 
 
