@@ -194,6 +194,27 @@ def calibrate(work: Path, cases: int = 300) -> float:
     return float(json.loads(line[7:])["cpu"])
 
 
+def interpreter() -> str:
+    """The Python the build and its workers run on: path, version, how libpython is linked.
+
+    Its build matters to the Python stages (3–17 % of their CPU between Debian's
+    statically linked, PGO-built 3.11 and pyenv's ``--enable-shared`` one without
+    optimisation flags: benchmarks/RESULTS.md); the configure flags that say so are printed
+    when declared.
+    """
+    import platform
+    import sysconfig
+
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    flags = [f for f in ("--enable-optimizations", "--with-lto") if f in args]
+    # what this process mapped, not sysconfig (Debian's static binary reports Py_ENABLE_SHARED)
+    maps = Path("/proc/self/maps")
+    shared = "libpython" in maps.read_text() if maps.exists() else None
+    linked = {True: "libpython.so", False: "libpython linked in", None: "libpython: unknown"}
+    return (f"{sys.executable} (Python {platform.python_version()}, {linked[shared]}"
+            f"{', configured ' + ' '.join(flags) if flags else ''})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -271,6 +292,7 @@ def _run_sizes(args: argparse.Namespace, calibration: Path) -> int:
               f"{report['loadavg'][1]:.2f} (5 min)")
         print(f"allocator: build process {report.get('allocator')} (mapped); "
               f"preloaded for the pool's workers: {report.get('workers_preload')}")
+        print(f"interpreter: {interpreter()}")
         print("sizes: " + ", ".join(f"{k} {v / 1e6:,.1f} MB"
                                    for k, v in sorted(report["sizes"].items())))
         print(f"machine speed (benchmarks/worker_loop.py, 300 synthetic cases, one process): "
