@@ -13,6 +13,9 @@ is a set of environment variables, e.g. the allocator (:mod:`alkld.native`)::
     python benchmarks/worker_loop.py --cases 600 --work /tmp/bench/wl \\
         --compare "ALKLD_MALLOC=system" "" --rounds 6
 
+``PYTHON=…`` in a variant runs it on that interpreter (a virtual environment's ``python``
+with alkld installed), e.g. ``--compare "PYTHON=/tmp/venv-deb/bin/python" ""``.
+
 Each variant's process restarts itself with the build's allocator unless its environment
 says ``ALKLD_MALLOC=system`` (as ``alkld build`` does).
 """
@@ -84,6 +87,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
+    for v in args.compare or []:
+        python = _variant_env(v).get("PYTHON") if "PYTHON=" in v else None
+        if python is not None and not os.access(python, os.X_OK):
+            print(f"worker_loop.py: --compare {v!r}: {python} is not an executable "
+                  "interpreter (expected a virtual environment's python with alkld installed)",
+                  file=sys.stderr)
+            return 2
     from alkld import native
 
     cases = args.work / f"cases-{args.cases}"
@@ -105,8 +115,12 @@ def main() -> int:
     print("| round | variant | allocator | load | RDF | serialise | SHACL | CPU |")
     print("|---:|---|---|---:|---:|---:|---:|---:|")
     for r in range(1, args.rounds + 1):
-        procs = [subprocess.Popen(child, env=_variant_env(v), stdout=subprocess.PIPE, text=True)
-                 for v in variants]
+        procs = []
+        for v in variants:
+            env = _variant_env(v)
+            python = env.pop("PYTHON", None) if "PYTHON=" in v else None
+            procs.append(subprocess.Popen([python or child[0], *child[1:]], env=env,
+                                          stdout=subprocess.PIPE, text=True))
         for variant, proc in zip(variants, procs, strict=True):
             stdout, _ = proc.communicate()
             if proc.returncode != 0:
