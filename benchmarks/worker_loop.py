@@ -70,12 +70,11 @@ def measure(cases: Path) -> dict[str, Any]:
     return report
 
 
-def _variant_env(spec: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for item in spec.split():
-        key, _, value = item.partition("=")
-        env[key] = value
-    return env
+def _variant(spec: str) -> tuple[str | None, dict[str, str]]:
+    """A variant's interpreter (its ``PYTHON=…``, else None) and its process environment."""
+    items = dict(item.partition("=")[::2] for item in spec.split())
+    python = items.pop("PYTHON", None)
+    return python, {**os.environ, **items}
 
 
 def main() -> int:
@@ -88,7 +87,7 @@ def main() -> int:
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
     for v in args.compare or []:
-        python = _variant_env(v).get("PYTHON") if "PYTHON=" in v else None
+        python, _ = _variant(v)
         if python is not None and not os.access(python, os.X_OK):
             print(f"worker_loop.py: --compare {v!r}: {python} is not an executable "
                   "interpreter (expected a virtual environment's python with alkld installed)",
@@ -117,8 +116,7 @@ def main() -> int:
     for r in range(1, args.rounds + 1):
         procs = []
         for v in variants:
-            env = _variant_env(v)
-            python = env.pop("PYTHON", None) if "PYTHON=" in v else None
+            python, env = _variant(v)
             procs.append(subprocess.Popen([python or child[0], *child[1:]], env=env,
                                           stdout=subprocess.PIPE, text=True))
         for variant, proc in zip(variants, procs, strict=True):
