@@ -15,7 +15,14 @@ from pathlib import Path
 import click
 
 from alkld.errors import ConfigurationError
-from alkld.store.remote import DIALECTS, AuthScheme, BearerToken, Credentials, publish
+from alkld.store.remote import (
+    DIALECTS,
+    AuthScheme,
+    BearerToken,
+    Credentials,
+    count_release_graphs,
+    publish,
+)
 
 __all__ = ["ENV_AUTH", "ENV_PASSWORD", "ENV_TOKEN", "ENV_USER", "credentials_from_env",
            "publish_command"]
@@ -70,8 +77,8 @@ def credentials_from_env(environ: Mapping[str, str] | None = None
                    "server --dialect, the server's base URL.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("output"), show_default=True,
-              help="The release written by `alkld build` (its store/ or alkld.nq); the "
-                   "publish state file is kept here too.")
+              help="The release written by `alkld build` (its alkld.nq, else its store/); "
+                   "the publish state file is kept here too.")
 @click.option("--dialect", type=click.Choice(["auto", *DIALECTS]), default="auto",
               show_default=True,
               help="How to talk to the store: gsp / update take the endpoint URL itself; "
@@ -95,16 +102,22 @@ def publish_command(url: str, out: Path, dialect: str, batch: int, timeout: floa
     \b
     Each graph is replaced whole (Graph Store Protocol PUT, or SPARQL Update
     DROP + INSERT DATA), so publishing twice leaves the same store. Graphs already
-    published with the same content (see OUT/.publish-state.json) are skipped, so a
+    published with the same content (see OUT/.publish-state.sqlite) are skipped, so a
     rerun after a failure resumes where it stopped.
     Credentials: ALKLD_STORE_USER and ALKLD_STORE_PASSWORD (basic or digest, as the
     store asks; ALKLD_STORE_AUTH=basic|digest to force one), or ALKLD_STORE_TOKEN
     (sent as a bearer token).
     Exit codes: 0 ok, 2 bad configuration or a store error.
     """
+    from tqdm import tqdm
+
     credentials, scheme = credentials_from_env()
-    report = publish(out, url, dialect=dialect, batch=batch, credentials=credentials,
-                     auth=scheme, timeout=timeout, retries=retries, force=force, prune=prune)
+    # the count, rate and ETA of the graphs written or found unchanged (on a terminal)
+    with tqdm(total=count_release_graphs(out), desc="publishing", unit="graph",
+              disable=None, leave=False, smoothing=0.05) as bar:
+        report = publish(out, url, dialect=dialect, batch=batch, credentials=credentials,
+                         auth=scheme, timeout=timeout, retries=retries, force=force,
+                         prune=prune, progress=lambda graphs: bar.update(len(graphs)))
     click.echo(f"published {len(report.published)} graph(s) ({report.triples} triples) to "
                f"{report.store} [{report.dialect}]; {len(report.skipped)} unchanged, "
                f"{len(report.dropped)} dropped", err=True)
