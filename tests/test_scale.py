@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
 from alkld.pipeline import build
@@ -63,6 +64,37 @@ def test_one_changed_record_rebuilds_one_record(synthetic, tmp_path, caplog):
     clean = repo_options(tmp_path / "clean", cases=cases)
     build(clean)
     assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
+
+
+def test_every_long_stage_reports_its_progress(synthetic, tmp_path):
+    """The records (4 files), then the claims graph (one item a spooled claim line, the
+    total known in advance); the store's finish beats once a second while it runs."""
+    seen: dict[str, list[int | None]] = {}
+
+    def progress(items, total, what):
+        seen[what] = [total, 0]
+        for item in items:
+            seen[what][1] += 1
+            yield item
+
+    result = build(repo_options(tmp_path / "out", cases=synthetic), jobs=2, progress=progress)
+    assert seen["records"] == [4, 4]
+    total, counted = seen["claims"]
+    claims = next(g for g in result.graphs if g.endswith("/graph/claims"))
+    store = ox.Store.read_only(str(tmp_path / "out" / "store"))
+    in_store = sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(claims)))
+    assert total == counted >= in_store > 0  # one a line; a claim two records make is one
+
+    import threading
+    import time
+
+    from alkld.pipeline import _while_alive
+
+    worker = threading.Thread(target=time.sleep, args=(2.5,))
+    worker.start()
+    started = time.monotonic()
+    assert list(_while_alive(worker, tick=1.0)) == [1, 2]
+    assert not worker.is_alive() and time.monotonic() - started < 3.5
 
 
 def test_synth_cli_refuses_the_real_cases_directory(tmp_path):

@@ -38,7 +38,7 @@ import pickle
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -67,8 +67,9 @@ __all__ = ["VALIDATORS", "BuildOptions", "BuildResult", "Context", "Release", "a
 #: SHACL validators a build can use: pyrudof (the default, fast) or pySHACL (the reference).
 VALIDATORS = ("pyshacl", "rudof")
 
-#: A progress display: wraps an iterable of ``total`` items and yields them.
-Progress = Callable[[Iterable[Any], int], Iterable[Any]]
+#: A progress display: wraps an iterable of ``total`` items (None: not known) and yields
+#: them; the third argument names what is counted ("records", "claims", "store seconds").
+Progress = Callable[[Iterable[Any], int | None, str], Iterable[Any]]
 
 log = logging.getLogger(__name__)
 
@@ -540,11 +541,11 @@ def _run(options: BuildOptions, *, validate: bool,
                                  initargs=(ctx,), mp_context=_pool_context()) as pool:
             results_iter = pool.map(_load_and_process, paths, [validate] * len(paths),
                                     chunksize=max(1, min(16, len(paths) // (jobs * 8) or 1)))
-            for path, output in zip(paths, progress(results_iter, len(paths)) if progress
-                                    else results_iter, strict=True):
+            for path, output in zip(paths, progress(results_iter, len(paths), "records")
+                                    if progress else results_iter, strict=True):
                 done[path] = output
     else:
-        for path in progress(paths, len(paths)) if progress else paths:
+        for path in progress(paths, len(paths), "records") if progress else paths:
             started = time.perf_counter()
             loaded = load_record(path)
             elapsed = time.perf_counter() - started
@@ -675,7 +676,7 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
                 out.timings["load"] = elapsed
                 yield out
 
-    fresh = iter(progress(built(), len(todo)) if progress else built())
+    fresh = iter(progress(built(), len(todo), "records") if progress else built())
     for path in paths:
         if path in hits:
             yield hits.pop(path)
@@ -686,6 +687,17 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
         yield output
     if store:
         store.prune(set(paths))
+
+
+def _while_alive(thread: threading.Thread, tick: float = 1.0) -> Iterator[int]:
+    """Yield once a ``tick`` while ``thread`` runs (a progress display's heartbeat)."""
+    seconds = 0
+    while True:
+        thread.join(tick)
+        if not thread.is_alive():
+            return
+        seconds += 1
+        yield seconds
 
 
 def _duplicate_iris(typed: dict[str, bytes], read: Callable[[str], bytes]
@@ -775,6 +787,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         claims_path = staging / ".claims.nt"
         # N-Triples lines end in " .\n" (pyoxigraph escapes newlines in literals)
         claims_tail = b" <" + str(iris.graph("claims")).encode() + b"> .\n"
+        claim_lines = 0
         with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
             for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
                                           validator=validator, progress=progress):
@@ -786,6 +799,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
                     else:
                         add(part)
                 claims_spool.write(output.claims)
+                claim_lines += output.claims.count(b"\n")
                 # the store takes the claims as they come: its load ends with the pool's
                 loader.add(output.claims.replace(b" .\n", claims_tail))
                 typed.update(output.typed)
@@ -820,7 +834,8 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         store_thread = threading.Thread(target=finish_store, name="alkld-store-close")
         store_thread.start()
         with _timed(timings, "claims"):
-            claims = set(ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES))
+            parsed = ox.parse(path=str(claims_path), format=ox.RdfFormat.N_TRIPLES)
+            claims = set(progress(parsed, claim_lines, "claims") if progress else parsed)
             # the dumps only: the store has had these quads (its duplicates are one quad)
             writer.add(to_graph_part(str(iris.graph("claims")), claims, base=options.base))
             del claims
@@ -848,6 +863,10 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
             write_checksums(staging, distributions)
             names.append("SHA256SUMS")
         with _timed(timings, "store wait"):
+            if progress and store_thread.is_alive():
+                log.info("store: finishing (its last batches, then RocksDB's compaction)")
+                for _ in progress(_while_alive(store_thread), None, "store seconds"):
+                    pass
             store_thread.join()
         timings["store"] = loader.seconds
         timings.update({f"store: {name}": secs for name, secs in loader.phases.items()})

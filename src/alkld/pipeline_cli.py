@@ -41,12 +41,24 @@ def _inputs(f: Any) -> Any:
 
 
 def _progress(label: str) -> Any:
-    """A tqdm progress bar on stderr for a long stage (silent when not a terminal)."""
+    """Progress bars on stderr for the long stages (silent when not a terminal).
+
+    ``label`` names the first stage (``records`` or ``validating``); the build's later
+    stages name themselves: the claims graph (count, rate, time left) and the store's
+    finish (time so far: RocksDB tells nothing of how far its compaction is).
+    """
     from tqdm import tqdm
 
-    def wrap(items: Iterable[T], total: int | None = None) -> Iterable[T]:
-        bar: Iterable[T] = tqdm(items, desc=label, unit="record", total=total, disable=None,
-                                leave=False, smoothing=0.1)
+    def wrap(items: Iterable[T], total: int | None = None, what: str = "records"
+             ) -> Iterable[T]:
+        bar: Iterable[T]
+        if what == "store seconds":
+            bar = tqdm(items, desc="store: last batches, compaction", disable=None,
+                       leave=False, bar_format="{desc}: {elapsed}")
+        else:
+            unit = {"records": "record", "claims": "claim"}.get(what, what)
+            bar = tqdm(items, desc=label if what == "records" else what, unit=unit,
+                       total=total, disable=None, leave=False, smoothing=0.1)
         return bar
     return wrap
 
