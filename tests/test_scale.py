@@ -66,6 +66,47 @@ def test_one_changed_record_rebuilds_one_record(synthetic, tmp_path, caplog):
     assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
 
 
+def test_cached_records_are_read_one_at_a_time_and_a_bad_entry_is_rebuilt(
+        tmp_path, monkeypatch, caplog):
+    """A warm build holds one cached record's output at a time, not the whole release (at
+    100k cases the cache is ~8 GB); an unreadable entry is built again, with a warning."""
+    import gc
+    import weakref
+
+    from alkld.pipeline import RecordCache
+
+    cases = tmp_path / "cases"
+    write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=16, seed=11, per_file=2)
+    options = dataclasses.replace(repo_options(tmp_path / "out", cases=cases),
+                                  cache_dir=tmp_path / "cache")
+    build(options, cache=True)
+    entries = sorted((tmp_path / "cache").rglob("*.pickle"))
+    assert len(entries) == 8
+    entries[3].write_bytes(b"not a pickle")
+
+    alive: list[weakref.ref] = []
+    most = 0
+    read = RecordCache.get
+
+    def get(self, record):
+        nonlocal most
+        gc.collect()
+        most = max(most, sum(ref() is not None for ref in alive))
+        output = read(self, record)
+        if output is not None:
+            alive.append(weakref.ref(output))
+        return output
+
+    monkeypatch.setattr(RecordCache, "get", get)
+    with caplog.at_level(logging.INFO, logger="alkld.pipeline"):
+        build(options, cache=True, jobs=2)
+    assert "record cache: 8 unchanged, 0 to build" in caplog.text
+    assert "is unreadable; building it" in caplog.text
+    assert len(alive) == 7 and most <= 1
+    build(repo_options(tmp_path / "clean", cases=cases))
+    assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
+
+
 def test_every_long_stage_reports_its_progress(synthetic, tmp_path):
     """The records (4 files), then the claims graph (one item a spooled claim line, the
     total known in advance); the store's finish beats once a second while it runs."""

@@ -496,6 +496,10 @@ class RecordCache:
     def _path(self, record: Path) -> Path:
         return self.directory / (hashlib.sha256(record.read_bytes()).hexdigest() + ".pickle")
 
+    def has(self, record: Path) -> bool:
+        """Whether an entry exists for ``record`` (:meth:`get` may still find it unreadable)."""
+        return self._path(record).exists()
+
     def get(self, record: Path) -> RecordOutput | None:
         path = self._path(record)
         if not path.exists():
@@ -646,16 +650,26 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
 
     store = RecordCache(options.cache_dir, _fingerprint(options, validator)) \
         if cache and options.cache_dir else None
-    hits: dict[Path, RecordOutput] = {}
-    todo: list[Path] = []
-    for path in paths:
-        hit = store.get(path) if store else None
-        if hit is not None:
-            hits[path] = hit
-        else:
-            todo.append(path)
+    # which records are cached is known up front; each cached output is read only when its
+    # turn comes (all at once they would hold the whole release: ~8 GB at 100k cases)
+    cached = {path for path in paths if store.has(path)} if store else set()
+    todo = [path for path in paths if path not in cached]
     if store:
-        log.info("record cache: %d unchanged, %d to build", store.hits, len(todo))
+        log.info("record cache: %d unchanged, %d to build", len(cached), len(todo))
+
+    def build_here(path: Path, compactor: Any) -> RecordOutput:
+        started = time.perf_counter()
+        loaded = load_record(path)
+        elapsed = time.perf_counter() - started
+        out = stream_record(loaded, ctx, validator=validator, compactor=compactor)
+        out.timings["load"] = elapsed
+        return out
+
+    def compactor() -> Any:
+        from alkld.publish.compact import GraphCompactor
+        from alkld.publish.dumps import context_document
+
+        return GraphCompactor(context_document(ctx.base)["@context"])
 
     def built() -> Iterable[RecordOutput]:
         if jobs > 1 and len(todo) > 1:
@@ -664,24 +678,22 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
                 yield from pool.map(_load_and_stream, todo, [validator] * len(todo),
                                     chunksize=1)
         else:
-            from alkld.publish.compact import GraphCompactor
-            from alkld.publish.dumps import context_document
-
-            compactor = GraphCompactor(context_document(ctx.base)["@context"])
+            shared = compactor()
             for path in todo:
-                started = time.perf_counter()
-                loaded = load_record(path)
-                elapsed = time.perf_counter() - started
-                out = stream_record(loaded, ctx, validator=validator, compactor=compactor)
-                out.timings["load"] = elapsed
-                yield out
+                yield build_here(path, shared)
 
     fresh = iter(progress(built(), len(todo), "records") if progress else built())
     for path in paths:
-        if path in hits:
-            yield hits.pop(path)
-            continue
-        output = next(fresh)
+        if path in cached:
+            assert store is not None
+            hit = store.get(path)
+            if hit is not None:
+                yield hit
+                continue
+            log.warning("record cache: the entry of %s is unreadable; building it", path)
+            output = build_here(path, compactor())
+        else:
+            output = next(fresh)
         if store:
             store.put(path, output)
         yield output
