@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,12 +59,64 @@ def test_one_changed_record_rebuilds_one_record(synthetic, tmp_path, caplog):
     build(options, cache=True)
     first = sorted(cases.glob("*.yaml"))[0]
     first.write_text(first.read_text().replace("synthetic case", "synthetic case (edited)", 1))
-    with caplog.at_level(logging.INFO, logger="alkld.pipeline"):
+    with caplog.at_level(logging.INFO):
         build(options, cache=True)
     assert "record cache: 3 unchanged, 1 to build" in caplog.text
+    # the store was updated in place: of the 31 graphs, the edited case's replaced
+    found = re.search(r"store \S+: \d+ quads; (\d+) graph\(s\) replaced, 0 dropped",
+                      caplog.text)
+    assert found and 1 <= int(found[1]) <= 7  # a record's 6 case graphs and its publication
     clean = repo_options(tmp_path / "clean", cases=cases)
     build(clean)
     assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
+    assert _store(tmp_path / "out") == _store(tmp_path / "clean")
+
+
+def _store(out: Path) -> set[ox.Quad]:
+    return set(ox.Store.read_only(str(out / "store")))
+
+
+@pytest.mark.parametrize("change", ["removed", "added", "two edited", "none"])
+def test_the_store_updated_in_place_equals_a_fresh_one(synthetic, tmp_path, caplog, change):
+    """A rebuild from the record cache updates the previous store graph by graph; whatever
+    changed (a record gone, a new one, records edited, nothing), the store it leaves holds
+    exactly the quads of a store loaded afresh from the same records; with most records
+    changed, or no manifest from the previous build, the store is loaded afresh."""
+    cases = tmp_path / "cases"
+    write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=30, seed=5, per_file=3)
+    options = dataclasses.replace(repo_options(tmp_path / "out", cases=cases),
+                                  cache_dir=tmp_path / "cache")
+    build(options, cache=True)
+    files = sorted(cases.glob("*.yaml"))
+    if change == "removed":
+        files[4].unlink()
+    elif change == "added":
+        write_synthetic(tmp_path / "more", Pools.from_cases(ROOT / "cases"), cases=3, seed=6,
+                        per_file=3)
+        (cases / "zz-more.yaml").write_bytes(next((tmp_path / "more").glob("*.yaml"))
+                                             .read_bytes())
+    elif change == "two edited":  # 2 of 10 records: more than one in ten, loaded afresh
+        for path in files[:2]:
+            path.write_text(path.read_text().replace("synthetic case", "edited case", 1))
+    with caplog.at_level(logging.INFO):
+        build(options, cache=True, jobs=2)
+    updated = "graph by graph" in caplog.text
+    assert updated == (change != "two edited")
+    if change == "removed":
+        # its 3 case graphs and its publication's; the claims graph without its claims
+        assert re.search(r"1 graph\(s\) replaced, 4 dropped", caplog.text)
+    if change == "none":
+        assert re.search(r"0 graph\(s\) replaced, 0 dropped", caplog.text)
+    build(repo_options(tmp_path / "clean", cases=cases))
+    assert _dumps(tmp_path / "out") == _dumps(tmp_path / "clean")
+    assert _store(tmp_path / "out") == _store(tmp_path / "clean")
+    # the next rebuild has the manifest of this one; without it, a fresh load
+    (tmp_path / "out" / ".store-graphs.json").unlink()
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        build(options, cache=True)
+    assert "graph by graph" not in caplog.text
+    assert _store(tmp_path / "out") == _store(tmp_path / "clean")
 
 
 def test_cached_records_are_read_one_at_a_time_and_a_bad_entry_is_rebuilt(

@@ -48,13 +48,14 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.compare import to_canonical_graph
+from xxhash import xxh3_128, xxh3_128_hexdigest
 
 from alkld.errors import ConfigurationError, ValidationFailure
 from alkld.mapping.tables import TermMapper
 from alkld.rdf.build import CaseGraph, Iris, Triple, to_case_graphs, to_publication_graph
 from alkld.rdf.vocabulary import load_turtle, to_mappings_triples, to_vocabulary_triples
 from alkld.records.loader import LoadedRecord, RecordKeys
-from alkld.store.embedded import StoreLoader, to_ox_quads, to_ox_term
+from alkld.store.embedded import StoreLoader, StoreUpdater, to_ox_quads, to_ox_term
 from alkld.vocab import DEFAULT_BASE
 
 if TYPE_CHECKING:
@@ -701,6 +702,41 @@ def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, j
         store.prune(set(paths))
 
 
+#: Beside the store in ``--out``: each named graph's digest (XXH3-128 of its N-Quads), so
+#: the next build can update that store graph by graph (:class:`StoreUpdater`).
+STORE_MANIFEST = ".store-graphs.json"
+
+
+def _write_manifest(path: Path, digests: dict[str, str]) -> None:
+    path.write_text(json.dumps({"version": 1, "graphs": dict(sorted(digests.items()))},
+                               indent=0) + "\n", encoding="utf-8")
+
+
+def _store_to_update(paths: list[Path], options: BuildOptions, *, cache: bool,
+                     validator: str) -> dict[str, str] | None:
+    """The previous store's graph digests, if this build should update that store.
+
+    It should when the record cache will give nine records in ten or more (so few graphs
+    change: replacing them costs less than loading every quad again) and the previous build
+    left its store with a readable manifest.
+    """
+    out = options.out
+    if not (cache and options.cache_dir and (out / "store").is_dir()):
+        return None
+    records = RecordCache(options.cache_dir, _fingerprint(options, validator))
+    to_build = sum(1 for path in paths if not records.has(path))
+    if to_build > max(1, len(paths) // 10):
+        return None
+    try:
+        data = json.loads((out / STORE_MANIFEST).read_text(encoding="utf-8"))
+        graphs = data["graphs"]
+        if data.get("version") != 1 or not isinstance(graphs, dict):
+            return None
+        return {str(g): str(d) for g, d in graphs.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _while_alive(thread: threading.Thread, tick: float = 1.0) -> Iterator[int]:
     """Yield once a ``tick`` while ``thread`` runs (a progress display's heartbeat)."""
     seconds = 0
@@ -782,16 +818,31 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
     iris = Iris(options.base)
     typed: dict[str, bytes] = {}
     duplicated: list[str] = []
-    loader: StoreLoader | None = None
+    loader: StoreLoader | StoreUpdater | None = None
     store_thread: threading.Thread | None = None
+    graph_digests: dict[str, str] = {}  # for the next build's store (STORE_MANIFEST)
+    previous = _store_to_update(paths, options, cache=cache, validator=validator)
 
     def add(part: GraphPart) -> None:
         writer.add(part)
-        assert loader is not None
-        loader.add(part.nquads)
+        digest = graph_digests[part.graph] = xxh3_128_hexdigest(part.nquads)
+        if isinstance(loader, StoreUpdater):
+            loader.add_graph(part.graph, part.nquads, digest)
+        else:
+            assert loader is not None
+            loader.add(part.nquads)
 
     try:
-        loader = StoreLoader(staging / "store")
+        if previous is not None:
+            log.info("store: updating the previous build's (%d graphs), graph by graph",
+                     len(previous))
+            try:
+                loader = StoreUpdater(staging / "store", out / "store", previous)
+            except OSError as e:  # e.g. a store that cannot be opened or copied
+                log.warning("store: cannot copy %s (%s); loading every quad instead",
+                            out / "store", e)
+        if loader is None:
+            loader = StoreLoader(staging / "store")
         for name, triples in ((iris.graph("vocabulary"), ctx.vocabulary),
                               (iris.graph("mappings"), ctx.mappings)):
             add(to_graph_part(str(name), _ox_triples(triples, blank_nodes=True),
@@ -800,6 +851,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         # N-Triples lines end in " .\n" (pyoxigraph escapes newlines in literals)
         claims_tail = b" <" + str(iris.graph("claims")).encode() + b"> .\n"
         claim_lines = 0
+        claims_digest = xxh3_128()
         with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
             for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
                                           validator=validator, progress=progress):
@@ -811,9 +863,11 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
                     else:
                         add(part)
                 claims_spool.write(output.claims)
+                claims_digest.update(output.claims)
                 claim_lines += output.claims.count(b"\n")
-                # the store takes the claims as they come: its load ends with the pool's
-                loader.add(output.claims.replace(b" .\n", claims_tail))
+                if isinstance(loader, StoreLoader):
+                    # the store takes the claims as they come: its load ends with the pool's
+                    loader.add(output.claims.replace(b" .\n", claims_tail))
                 typed.update(output.typed)
                 for stage, secs in output.timings.items():
                     result.cpu[stage] = result.cpu.get(stage, 0.0) + secs
@@ -836,10 +890,17 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         counted: list[int] = []
         errors: list[BaseException] = []
 
+        claims_iri = str(iris.graph("claims"))
+        graph_digests[claims_iri] = claims_digest.hexdigest()
+
         def finish_store() -> None:
             try:
-                assert loader is not None
-                counted.append(loader.close())
+                if isinstance(loader, StoreUpdater):
+                    counted.append(loader.close(
+                        (claims_iri, claims_path, graph_digests[claims_iri])))
+                else:
+                    assert loader is not None
+                    counted.append(loader.close())
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
 
@@ -890,12 +951,18 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         out.mkdir(parents=True, exist_ok=True)
         for file_name in names:
             os.replace(staging / file_name, out / file_name)
+        manifest = staging / STORE_MANIFEST
+        _write_manifest(manifest, graph_digests)
         old = out / ".store-old"
         if old.exists():
             shutil.rmtree(old)
+        # the old store's manifest goes first: a crash before the new one is in place leaves
+        # none, and the next build loads its store afresh
+        (out / STORE_MANIFEST).unlink(missing_ok=True)
         if (out / "store").exists():
             (out / "store").rename(old)
         (staging / "store").rename(out / "store")
+        os.replace(manifest, out / STORE_MANIFEST)
         shutil.rmtree(old, ignore_errors=True)
         result.quads, result.files = stats.quads, names
         result.graphs = sorted(stats.per_graph, key=lambda g: f"<{g}>")
