@@ -74,23 +74,28 @@ def write_store(quads: Iterable[ox.Quad], path: Path) -> int:
 
 def _new_store(path: Path, fill: Callable[[ox.Store], None]) -> int:
     tmp = path.with_name(path.name + ".tmp")
-    old = path.with_name(path.name + ".old")
-    for stale in (tmp, old):
-        if stale.exists():
-            shutil.rmtree(stale)
+    if tmp.exists():
+        shutil.rmtree(tmp)
     store = ox.Store(str(tmp))
     fill(store)
     store.flush()
     store.optimize()
     count = len(store)
     del store
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    if old.exists():
-        shutil.rmtree(old)
+    _move_into_place(tmp, path)
     log.info("store %s: %d quads", path, count)
     return count
+
+
+def _move_into_place(new: Path, path: Path) -> None:
+    """Replace the directory ``path`` (if any) with ``new``: renames, the old one removed."""
+    old = path.with_name(path.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        path.rename(old)
+    new.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 class StoreLoader:
@@ -249,13 +254,7 @@ class StoreLoader:
             raise self._error
         if self._write_error is not None:
             raise self._write_error
-        old = self.path.with_name(self.path.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        if self.path.exists():
-            self.path.rename(old)
-        self.tmp.rename(self.path)
-        shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(self.tmp, self.path)
         log.info("store %s: %d quads", self.path, self._count)
         return self._count
 
@@ -346,13 +345,7 @@ class StoreUpdater:
         count = len(store)
         self._store = None
         del store
-        old = self.path.with_name(self.path.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        if self.path.exists():
-            self.path.rename(old)
-        self.tmp.rename(self.path)
-        shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(self.tmp, self.path)
         self.seconds += time.perf_counter() - started
         self.phases["update"] = self.seconds
         log.info("store %s: %d quads; %d graph(s) replaced, %d dropped, the rest as before",
