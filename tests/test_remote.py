@@ -485,6 +485,34 @@ def test_store_killed_mid_publish_then_rerun_completes(
         server.stop()
 
 
+@pytest.mark.parametrize("dialect", ["oxigraph", "oxigraph-update", "virtuoso"])
+def test_a_large_graph_goes_in_pieces_and_still_replaces_the_graph(
+        request: pytest.FixtureRequest, dialect: str, out: Path,
+        release_graphs: dict[str, list[ox.Triple]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph over TRIPLES_PER_REQUEST triples (at 100k cases, the claims graph) is sent in
+    several requests: the first replaces the graph, the next ones add to it."""
+    from alkld.store import remote
+
+    server: Server = request.getfixturevalue(dialect.split("-")[0])
+    monkeypatch.setattr(remote, "TRIPLES_PER_REQUEST", 500)
+    largest = max(release_graphs, key=lambda g: len(release_graphs[g]))
+    assert len(release_graphs[largest]) > 1000  # so at least three pieces
+    stray = ox.Triple(ox.NamedNode(PREFIX + "node/stray"),
+                      ox.NamedNode(PREFIX + "ontology#stray"), ox.Literal("stray"))
+    server.put_graph(largest, [stray])
+    user, password = server.env["ALKLD_STORE_USER"], server.env["ALKLD_STORE_PASSWORD"]
+    report = publish(out, server.url, dialect=dialect, batch=4, force=True,
+                     credentials=Credentials(user, password))
+    pieces = sum(-(-len(ts) // 500) for ts in release_graphs.values())
+    graphs = len(release_graphs)
+    if dialect.endswith("-update"):  # whole graphs four a request, a large one apart
+        assert report.requests > -(-graphs // 4) + pieces - graphs
+    else:  # one request a piece (and one 401 challenge, for Virtuoso's digest)
+        assert pieces <= report.requests <= pieces + 1
+        assert pieces > graphs
+    assert_store_holds(server, release_graphs)
+
+
 def test_virtuoso_update_endpoint_fails_clearly_and_gsp_repairs(
         virtuoso: Server, out: Path, release_graphs: dict[str, list[ox.Triple]]) -> None:
     """Virtuoso 7 cannot INSERT DATA an xsd:duration (openlink/virtuoso-opensource#224).

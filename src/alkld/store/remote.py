@@ -87,6 +87,13 @@ _TRANSIENT = frozenset({408, 425, 429, 502, 503, 504})
 #: Triples per ``INSERT DATA`` operation: some stores reject very large single operations.
 _TRIPLES_PER_INSERT = 1000
 
+#: Triples per request: a larger graph (at 100k cases the claims graph has 1.2 M triples,
+#: which an Oxigraph server did not take in one PUT within a minute) goes in several
+#: requests — the first replaces the graph (GSP ``PUT``; Update ``DROP`` + ``INSERT DATA``),
+#: the others add to it (GSP ``POST``; ``INSERT DATA``). A graph with blank nodes is never
+#: split: a label names one node only within one request.
+TRIPLES_PER_REQUEST = 100_000
+
 #: How an N-Triples statement whose object is an ``xsd:duration`` literal ends.
 _DURATION_SUFFIX = "^^<http://www.w3.org/2001/XMLSchema#duration>"
 
@@ -411,11 +418,15 @@ def to_update_request(graphs: Iterable[ReleaseGraph]) -> str:
     for graph in graphs:
         iri = str(ox.NamedNode(graph.iri))
         operations.append(f"DROP SILENT GRAPH {iri}")
-        step = len(graph) if graph.blank_nodes else _TRIPLES_PER_INSERT
-        for start in range(0, len(graph), max(step, 1)):
-            operations.append(
-                f"INSERT DATA {{ GRAPH {iri} {{\n{graph.ntriples(start, start + step)}}} }}")
+        operations.extend(_inserts(iri, graph, 0, len(graph)))
     return " ;\n".join(operations)
+
+
+def _inserts(iri: str, graph: ReleaseGraph, start: int, stop: int) -> list[str]:
+    """``INSERT DATA`` operations for statements ``start:stop`` of ``graph``."""
+    step = max(stop - start, 1) if graph.blank_nodes else _TRIPLES_PER_INSERT
+    return [f"INSERT DATA {{ GRAPH {iri} {{\n{graph.ntriples(i, min(i + step, stop))}}} }}"
+            for i in range(start, stop, step)]
 
 
 # ---------------------------------------------------------------- the state file
@@ -808,14 +819,37 @@ def publish(
     return report
 
 
+def _pieces(graph: ReleaseGraph) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` statement ranges of the requests that write ``graph``."""
+    step = len(graph) if graph.blank_nodes else TRIPLES_PER_REQUEST
+    step = max(step, 1)
+    return [(start, start + step) for start in range(0, max(len(graph), 1), step)]
+
+
 def _write(client: _Client, dialect: Dialect, graphs: Sequence[ReleaseGraph]) -> None:
+    """Write ``graphs``, each replacing the graph of its name (a large one in pieces)."""
     if dialect.protocol is Protocol.GSP:
         for graph in graphs:
-            client.send("PUT", graphs=[graph.iri], params={dialect.graph_param: graph.iri},
-                        body=graph.ntriples(), content_type="text/turtle; charset=utf-8")
+            for n, (start, stop) in enumerate(_pieces(graph)):
+                client.send("PUT" if n == 0 else "POST", graphs=[graph.iri],
+                            params={dialect.graph_param: graph.iri},
+                            body=graph.ntriples(start, stop),
+                            content_type="text/turtle; charset=utf-8")
         return
-    client.send("POST", graphs=[g.iri for g in graphs], body=to_update_request(graphs),
-                content_type="application/sparql-update; charset=utf-8")
+    whole = [g for g in graphs if len(_pieces(g)) == 1]
+    if whole:
+        client.send("POST", graphs=[g.iri for g in whole], body=to_update_request(whole),
+                    content_type="application/sparql-update; charset=utf-8")
+    for graph in graphs:
+        pieces = _pieces(graph)
+        if len(pieces) == 1:
+            continue
+        iri = str(ox.NamedNode(graph.iri))
+        for n, (start, stop) in enumerate(pieces):
+            drop = [f"DROP SILENT GRAPH {iri}"] if n == 0 else []
+            client.send("POST", graphs=[graph.iri],
+                        body=" ;\n".join(drop + _inserts(iri, graph, start, stop)),
+                        content_type="application/sparql-update; charset=utf-8")
 
 
 def _drop(client: _Client, dialect: Dialect, graphs: Sequence[str]) -> None:
