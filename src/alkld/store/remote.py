@@ -40,7 +40,9 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import itertools
 import logging
+import operator
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -290,8 +292,11 @@ class ReleaseGraph:
             blank = blank or isinstance(t.subject, ox.BlankNode) or isinstance(
                 t.object, ox.BlankNode)
         statements = tuple(sorted(lines))
-        return cls(iri, statements, blank,
-                   hashlib.sha256(_join(statements).encode()).hexdigest())
+        del lines
+        digest = hashlib.sha256()
+        for start in range(0, len(statements), 10_000):  # a large graph's text in slices
+            digest.update(_join(statements[start:start + 10_000]).encode())
+        return cls(iri, statements, blank, digest.hexdigest())
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -353,28 +358,29 @@ def iter_release_graphs(out: Path) -> Iterator[ReleaseGraph]:
 
 
 def _graphs_of_dump(source: Path) -> Iterator[ReleaseGraph]:
-    current: str | None = None
-    triples: list[ox.Triple] = []
-    seen: set[str] = set()
-    for number, quad in enumerate(ox.parse(path=str(source), format=ox.RdfFormat.N_QUADS),
-                                  1):
-        graph = quad.graph_name
-        if not isinstance(graph, ox.NamedNode):
-            raise ConfigurationError("a quad in the default graph", path=source,
-                                     field=f"quad {number}", expected="only named graphs")
-        if graph.value != current:
-            if current is not None:
-                yield ReleaseGraph.of(current, triples)
-            if graph.value in seen:
-                raise ConfigurationError(
-                    f"graph <{graph.value}> again, after other graphs", path=source,
-                    field=f"quad {number}",
-                    expected="the quads of each graph together, as alkld build writes them")
-            seen.add(graph.value)
-            current, triples = graph.value, []
-        triples.append(quad.triple)
-    if current is not None:
-        yield ReleaseGraph.of(current, triples)
+    """The dump's graphs, each read straight into its statements (no list of its triples)."""
+
+    def triples() -> Iterator[tuple[str, ox.Triple]]:
+        current: str | None = None
+        seen: set[str] = set()
+        parsed = ox.parse(path=str(source), format=ox.RdfFormat.N_QUADS)
+        for number, quad in enumerate(parsed, 1):
+            graph = quad.graph_name
+            if not isinstance(graph, ox.NamedNode):
+                raise ConfigurationError("a quad in the default graph", path=source,
+                                         field=f"quad {number}", expected="only named graphs")
+            if graph.value != current:
+                if graph.value in seen:
+                    raise ConfigurationError(
+                        f"graph <{graph.value}> again, after other graphs", path=source,
+                        field=f"quad {number}",
+                        expected="the quads of each graph together, as alkld build writes them")
+                seen.add(graph.value)
+                current = graph.value
+            yield current, quad.triple
+
+    for graph, run in itertools.groupby(triples(), key=operator.itemgetter(0)):
+        yield ReleaseGraph.of(graph, (triple for _, triple in run))
 
 
 def read_release_graphs(out: Path) -> dict[str, list[ox.Triple]]:
