@@ -119,6 +119,29 @@ def test_the_store_updated_in_place_equals_a_fresh_one(synthetic, tmp_path, capl
     assert _store(tmp_path / "out") == _store(tmp_path / "clean")
 
 
+def test_a_store_that_is_not_what_its_manifest_says_fails_once_then_loads_afresh(
+        synthetic, tmp_path, caplog):
+    """A graph dropped from the store behind the build's back: the updated store's count
+    differs from the dumps', the build fails (nothing published) and removes the manifest;
+    the next build loads every quad and succeeds."""
+    options = dataclasses.replace(repo_options(tmp_path / "out", cases=synthetic),
+                                  cache_dir=tmp_path / "cache")
+    build(options, cache=True)
+    store = ox.Store(str(tmp_path / "out" / "store"))
+    case = next(g for g in store.named_graphs() if "/graph/case-" in g.value)
+    store.remove_graph(case)
+    store.flush()
+    del store
+    with pytest.raises(RuntimeError, match="the store holds"):
+        build(options, cache=True)
+    assert not (tmp_path / "out" / ".store-graphs.json").exists()
+    with caplog.at_level(logging.INFO):
+        build(options, cache=True)
+    assert "graph by graph" not in caplog.text
+    build(repo_options(tmp_path / "clean", cases=synthetic))
+    assert _store(tmp_path / "out") == _store(tmp_path / "clean")
+
+
 def test_cached_records_are_read_one_at_a_time_and_a_bad_entry_is_rebuilt(
         tmp_path, monkeypatch, caplog):
     """A warm build holds one cached record's output at a time, not the whole release (at

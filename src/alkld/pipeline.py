@@ -943,7 +943,14 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
             store_thread.join()
         timings["store"] = loader.seconds
         timings.update({f"store: {name}": secs for name, secs in loader.phases.items()})
+        updated = isinstance(loader, StoreUpdater)
         loader = None
+        if updated and (errors or counted[0] != stats.quads):
+            # the previous store is not what its manifest says (or cannot be updated): the
+            # next build loads the store afresh instead of failing the same way
+            (out / STORE_MANIFEST).unlink(missing_ok=True)
+            log.error("store: updating the previous store failed; its manifest is removed, "
+                      "so the next build loads every quad")
         if errors:
             raise errors[0]
         if counted[0] != stats.quads:
