@@ -11,8 +11,10 @@ either of two W3C protocols —
 
 Guarantees:
 
-* **each graph is replaced as a unit** — never appended to, so publishing twice leaves the
-  same store, and a graph left half-written by a crash is overwritten whole on the next run;
+* **each graph is replaced as a unit** — the first request for a graph replaces it (a graph
+  over :data:`TRIPLES_PER_REQUEST` triples goes in pieces, the next ones adding to it), so
+  publishing twice leaves the same store, and a graph left half-written by a crash is
+  overwritten whole on the next run;
 * **resumable** — a graph is struck from the state file (:data:`STATE_FILE`, SQLite, under
   the release directory; :class:`PublishState`) before a request writes it and recorded,
   with the SHA-256 of its canonical N-Triples, once the store has acknowledged it; a rerun
@@ -391,10 +393,6 @@ def read_release_graphs(out: Path) -> dict[str, list[ox.Triple]]:
     return {g.iri: g.triples() for g in sorted(iter_release_graphs(out), key=lambda g: g.iri)}
 
 
-def _ntriples(triples: Iterable[ox.Triple]) -> str:
-    return "".join(f"{t} .\n" for t in triples)
-
-
 def graph_digest(triples: Iterable[ox.Triple]) -> str:
     """SHA-256 of a graph's canonical N-Triples (sorted statements): equal graphs, equal digests.
 
@@ -402,7 +400,7 @@ def graph_digest(triples: Iterable[ox.Triple]) -> str:
     >>> graph_digest([t]) == graph_digest([t, t]) != graph_digest([])
     True
     """
-    return hashlib.sha256(_ntriples(sorted(set(triples), key=str)).encode()).hexdigest()
+    return ReleaseGraph.of("", triples).digest
 
 
 def to_update_request(graphs: Iterable[ReleaseGraph]) -> str:
@@ -827,8 +825,7 @@ def publish(
 
 def _pieces(graph: ReleaseGraph) -> list[tuple[int, int]]:
     """The ``(start, stop)`` statement ranges of the requests that write ``graph``."""
-    step = len(graph) if graph.blank_nodes else TRIPLES_PER_REQUEST
-    step = max(step, 1)
+    step = max(len(graph), 1) if graph.blank_nodes else TRIPLES_PER_REQUEST
     return [(start, start + step) for start in range(0, max(len(graph), 1), step)]
 
 
@@ -842,16 +839,16 @@ def _write(client: _Client, dialect: Dialect, graphs: Sequence[ReleaseGraph]) ->
                             body=graph.ntriples(start, stop),
                             content_type="text/turtle; charset=utf-8")
         return
-    whole = [g for g in graphs if len(_pieces(g)) == 1]
+    pieces = {g.iri: _pieces(g) for g in graphs}
+    whole = [g for g in graphs if len(pieces[g.iri]) == 1]
     if whole:
         client.send("POST", graphs=[g.iri for g in whole], body=to_update_request(whole),
                     content_type="application/sparql-update; charset=utf-8")
     for graph in graphs:
-        pieces = _pieces(graph)
-        if len(pieces) == 1:
+        if len(pieces[graph.iri]) == 1:
             continue
         iri = str(ox.NamedNode(graph.iri))
-        for n, (start, stop) in enumerate(pieces):
+        for n, (start, stop) in enumerate(pieces[graph.iri]):
             drop = [f"DROP SILENT GRAPH {iri}"] if n == 0 else []
             client.send("POST", graphs=[graph.iri],
                         body=" ;\n".join(drop + _inserts(iri, graph, start, stop)),
