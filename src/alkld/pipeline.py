@@ -491,11 +491,16 @@ class RecordCache:
 
     def __init__(self, directory: Path, fingerprint: str) -> None:
         self.directory = directory / fingerprint[:16]
+        self._entries: dict[Path, Path] = {}  # record → its entry: each record hashed once
         self.hits = 0
         self.misses = 0
 
     def _path(self, record: Path) -> Path:
-        return self.directory / (hashlib.sha256(record.read_bytes()).hexdigest() + ".pickle")
+        entry = self._entries.get(record)
+        if entry is None:
+            digest = hashlib.sha256(record.read_bytes()).hexdigest()
+            entry = self._entries[record] = self.directory / (digest + ".pickle")
+        return entry
 
     def has(self, record: Path) -> bool:
         """Whether an entry exists for ``record`` (:meth:`get` may still find it unreadable)."""
@@ -642,15 +647,13 @@ def to_quads(release: Release) -> list[ox.Quad]:
     return sort_quads(quads)
 
 
-def _stream_outputs(paths: list[Path], ctx: Context, options: BuildOptions, *, jobs: int,
-                    cache: bool, validator: str,
+def _stream_outputs(paths: list[Path], ctx: Context, *, jobs: int,
+                    store: RecordCache | None, validator: str,
                     progress: Progress | None
                     ) -> Iterable[RecordOutput]:
     """Every record's output, in path order, from the cache or the pool as they finish."""
     from alkld.records.loader import load_record
 
-    store = RecordCache(options.cache_dir, _fingerprint(options, validator)) \
-        if cache and options.cache_dir else None
     # which records are cached is known up front; each cached output is read only when its
     # turn comes (all at once they would hold the whole release: ~8 GB at 100k cases)
     cached = {path for path in paths if store.has(path)} if store else set()
@@ -712,8 +715,8 @@ def _write_manifest(path: Path, digests: dict[str, str]) -> None:
                                indent=0) + "\n", encoding="utf-8")
 
 
-def _store_to_update(paths: list[Path], options: BuildOptions, *, cache: bool,
-                     validator: str) -> dict[str, str] | None:
+def _store_to_update(paths: list[Path], options: BuildOptions,
+                     records: RecordCache | None) -> dict[str, str] | None:
     """The previous store's graph digests, if this build should update that store.
 
     It should when the record cache will give nine records in ten or more (so few graphs
@@ -721,9 +724,8 @@ def _store_to_update(paths: list[Path], options: BuildOptions, *, cache: bool,
     left its store with a readable manifest.
     """
     out = options.out
-    if not (cache and options.cache_dir and (out / "store").is_dir()):
+    if records is None or not (out / "store").is_dir():
         return None
-    records = RecordCache(options.cache_dir, _fingerprint(options, validator))
     to_build = sum(1 for path in paths if not records.has(path))
     if to_build > max(1, len(paths) // 10):
         return None
@@ -821,7 +823,9 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
     loader: StoreLoader | StoreUpdater | None = None
     store_thread: threading.Thread | None = None
     graph_digests: dict[str, str] = {}  # for the next build's store (STORE_MANIFEST)
-    previous = _store_to_update(paths, options, cache=cache, validator=validator)
+    records = RecordCache(options.cache_dir, _fingerprint(options, validator)) \
+        if cache and options.cache_dir else None
+    previous = _store_to_update(paths, options, records)
 
     def add(part: GraphPart) -> None:
         writer.add(part)
@@ -853,7 +857,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         claim_lines = 0
         claims_digest = xxh3_128()
         with _timed(timings, "records"), claims_path.open("wb") as claims_spool:
-            for output in _stream_outputs(paths, ctx, options, jobs=jobs, cache=cache,
+            for output in _stream_outputs(paths, ctx, jobs=jobs, store=records,
                                           validator=validator, progress=progress):
                 result.records.append(output.keys)
                 result.results.extend(output.results)
