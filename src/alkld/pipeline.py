@@ -55,7 +55,13 @@ from alkld.mapping.tables import TermMapper
 from alkld.rdf.build import CaseGraph, Iris, Triple, to_case_graphs, to_publication_graph
 from alkld.rdf.vocabulary import load_turtle, to_mappings_triples, to_vocabulary_triples
 from alkld.records.loader import LoadedRecord, RecordKeys
-from alkld.store.embedded import StoreLoader, StoreUpdater, to_ox_quads, to_ox_term
+from alkld.store.embedded import (
+    StoreLoader,
+    StoreUpdater,
+    move_into_place,
+    to_ox_quads,
+    to_ox_term,
+)
 from alkld.vocab import DEFAULT_BASE
 
 if TYPE_CHECKING:
@@ -830,11 +836,8 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
     def add(part: GraphPart) -> None:
         writer.add(part)
         digest = graph_digests[part.graph] = xxh3_128_hexdigest(part.nquads)
-        if isinstance(loader, StoreUpdater):
-            loader.add_graph(part.graph, part.nquads, digest)
-        else:
-            assert loader is not None
-            loader.add(part.nquads)
+        assert loader is not None
+        loader.add_graph(part.graph, part.nquads, digest)
 
     try:
         if previous is not None:
@@ -869,9 +872,8 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
                 claims_spool.write(output.claims)
                 claims_digest.update(output.claims)
                 claim_lines += output.claims.count(b"\n")
-                if isinstance(loader, StoreLoader):
-                    # the store takes the claims as they come: its load ends with the pool's
-                    loader.add(output.claims.replace(b" .\n", claims_tail))
+                # a new store takes the claims as they come: its load ends with the pool's
+                loader.add_claims(output.claims.replace(b" .\n", claims_tail))
                 typed.update(output.typed)
                 for stage, secs in output.timings.items():
                     result.cpu[stage] = result.cpu.get(stage, 0.0) + secs
@@ -899,12 +901,9 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
 
         def finish_store() -> None:
             try:
-                if isinstance(loader, StoreUpdater):
-                    counted.append(loader.close(
-                        (claims_iri, claims_path, graph_digests[claims_iri])))
-                else:
-                    assert loader is not None
-                    counted.append(loader.close())
+                assert loader is not None
+                counted.append(loader.close(
+                    (claims_iri, claims_path, graph_digests[claims_iri])))
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
 
@@ -964,17 +963,11 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
             os.replace(staging / file_name, out / file_name)
         manifest = staging / STORE_MANIFEST
         _write_manifest(manifest, graph_digests)
-        old = out / ".store-old"
-        if old.exists():
-            shutil.rmtree(old)
         # the old store's manifest goes first: a crash before the new one is in place leaves
         # none, and the next build loads its store afresh
         (out / STORE_MANIFEST).unlink(missing_ok=True)
-        if (out / "store").exists():
-            (out / "store").rename(old)
-        (staging / "store").rename(out / "store")
+        move_into_place(staging / "store", out / "store")
         os.replace(manifest, out / STORE_MANIFEST)
-        shutil.rmtree(old, ignore_errors=True)
         result.quads, result.files = stats.quads, names
         result.graphs = sorted(stats.per_graph, key=lambda g: f"<{g}>")
     finally:

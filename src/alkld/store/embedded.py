@@ -23,8 +23,8 @@ import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node as RdfNode
 
-__all__ = ["StoreLoader", "StoreUpdater", "open_store", "to_ox_quads", "to_ox_term",
-           "write_store"]
+__all__ = ["StoreLoader", "StoreUpdater", "move_into_place", "open_store", "to_ox_quads",
+           "to_ox_term", "write_store"]
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,12 @@ def _new_store(path: Path, fill: Callable[[ox.Store], None]) -> int:
     store.optimize()
     count = len(store)
     del store
-    _move_into_place(tmp, path)
+    move_into_place(tmp, path)
     log.info("store %s: %d quads", path, count)
     return count
 
 
-def _move_into_place(new: Path, path: Path) -> None:
+def move_into_place(new: Path, path: Path) -> None:
     """Replace the directory ``path`` (if any) with ``new``: renames, the old one removed."""
     old = path.with_name(path.name + ".old")
     if old.exists():
@@ -237,6 +237,14 @@ class StoreLoader:
             self._queue.put(b"".join(self._buffer))
             self._buffer, self._size = [], 0
 
+    def add_graph(self, graph: str, nquads: bytes, digest: str) -> None:
+        """One named graph's N-Quads, as :class:`StoreUpdater` takes them (all are loaded)."""
+        self.add(nquads)
+
+    def add_claims(self, nquads: bytes) -> None:
+        """Quads of the claims graph, as they come (loaded with the rest)."""
+        self.add(nquads)
+
     def _finish_input(self) -> None:
         if self._buffer:
             self._queue.put(b"".join(self._buffer))
@@ -247,14 +255,18 @@ class StoreLoader:
         with contextlib.suppress(FileNotFoundError):
             self.fifo.unlink()
 
-    def close(self) -> int:
-        """Load what is left, finish the store at ``path``; return its number of quads."""
+    def close(self, claims: tuple[str, Path, str] | None = None) -> int:
+        """Load what is left, finish the store at ``path``; return its number of quads.
+
+        ``claims`` (what :meth:`StoreUpdater.close` takes) is not needed: they came by
+        :meth:`add_claims`.
+        """
         self._finish_input()
         if self._error is not None:
             raise self._error
         if self._write_error is not None:
             raise self._write_error
-        _move_into_place(self.tmp, self.path)
+        move_into_place(self.tmp, self.path)
         log.info("store %s: %d quads", self.path, self._count)
         return self._count
 
@@ -314,6 +326,9 @@ class StoreUpdater:
         if self._size >= self.chunk_bytes:
             self._replace()
 
+    def add_claims(self, nquads: bytes) -> None:
+        """Nothing: the claims graph is compared whole, from its file, by :meth:`close`."""
+
     def _replace(self) -> None:
         started = time.perf_counter()
         assert self._store is not None
@@ -345,7 +360,7 @@ class StoreUpdater:
         count = len(store)
         self._store = None
         del store
-        _move_into_place(self.tmp, self.path)
+        move_into_place(self.tmp, self.path)
         self.seconds += time.perf_counter() - started
         self.phases["update"] = self.seconds
         log.info("store %s: %d quads; %d graph(s) replaced, %d dropped, the rest as before",
