@@ -204,15 +204,18 @@ def test_every_long_stage_reports_its_progress(synthetic, tmp_path):
     assert total == counted >= in_store > 0  # one a line; a claim two records make is one
 
     import threading
-    import time
 
     from alkld.pipeline import _while_alive
 
-    worker = threading.Thread(target=time.sleep, args=(2.5,))
+    # the heartbeat counts ticks while the thread runs, and ends once it has ended
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
     worker.start()
-    started = time.monotonic()
-    assert list(_while_alive(worker, tick=1.0)) == [1, 2]
-    assert not worker.is_alive() and time.monotonic() - started < 3.5
+    beats = _while_alive(worker, tick=0.01)
+    assert [next(beats) for _ in range(3)] == [1, 2, 3]
+    release.set()
+    worker.join()
+    assert list(beats) == []
 
 
 def test_synth_cli_refuses_the_real_cases_directory(tmp_path):
