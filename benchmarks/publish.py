@@ -5,11 +5,12 @@ Builds a synthetic release of ``--cases`` cases (``alkld synth`` + ``alkld build
 wheel's binary) on a free loopback port with its data under ``--work``, and runs
 ``alkld publish`` into it as a child process, twice: the first run writes every graph, the
 second finds every graph unchanged (what a rerun after a failure costs before it resumes).
+With several ``--parallel`` values, each gets an empty server and no state, in turn.
 Printed per run: wall time, graphs and triples a second, the CPU of the publisher and of
 the server, and the publisher's peak RSS (from ``wait4``).
 
 Usage: python benchmarks/publish.py --cases 10000 [--dialect oxigraph|oxigraph-update]
-       [--batch 8] [--work DIR]
+       [--batch 8] [--parallel 1 2 4] [--work DIR]
 Run it under ``flock /tmp/alkld-bench.lock`` on a shared machine.
 """
 
@@ -77,10 +78,10 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the Oxigraph server did not start")
 
 
-def run_publish(out: Path, url: str, dialect: str, batch: int, server: int, label: str
-                ) -> None:
+def run_publish(out: Path, url: str, dialect: str, batch: int, parallel: int, server: int,
+                label: str) -> None:
     cmd = [str(BIN / "alkld"), "-q", "publish", "--store", url, "--dialect", dialect,
-           "--batch", str(batch), "--out", str(out)]
+           "--batch", str(batch), "--parallel", str(parallel), "--out", str(out)]
     server_before = cpu_of(server)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
@@ -106,24 +107,30 @@ def main() -> int:
     parser.add_argument("--dialect", default="oxigraph",
                         choices=["oxigraph", "oxigraph-update"])
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1],
+                        help="requests in flight (each value a run on an empty server)")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="alkld-publish-"))
     work.mkdir(parents=True, exist_ok=True)
     out = args.release or release(args.cases, work)
-    for state in out.glob(".publish-state*"):
-        state.unlink()
-    server, url = start_server(work)
+    print(f"\n## alkld publish --dialect {args.dialect} --batch {args.batch}: {out}")
+    print("| run | graphs written / unchanged | wall (s) | graphs/s | triples/s | "
+          "publisher CPU (s) | server CPU (s) | publisher peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     try:
-        print(f"\n## alkld publish --dialect {args.dialect} --batch {args.batch}: {out}")
-        print("| run | graphs written / unchanged | wall (s) | graphs/s | triples/s | "
-              "publisher CPU (s) | server CPU (s) | publisher peak RSS (MB) |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        run_publish(out, url, args.dialect, args.batch, server.pid, "first (every graph)")
-        run_publish(out, url, args.dialect, args.batch, server.pid, "again (nothing to do)")
+        for parallel in args.parallel:
+            for state in out.glob(".publish-state*"):
+                state.unlink()
+            server, url = start_server(work)
+            try:
+                for label in ("first (every graph)", "again (nothing to do)"):
+                    run_publish(out, url, args.dialect, args.batch, parallel, server.pid,
+                                f"--parallel {parallel}: {label}")
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -29,6 +29,7 @@ from alkld.store.remote import (
     StoreError,
     publish,
     read_release_graphs,
+    store_key,
 )
 
 from .conftest import free_port
@@ -485,6 +486,71 @@ def test_store_killed_mid_publish_then_rerun_completes(
         server.stop()
 
 
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_parallel_requests_give_the_same_store_and_a_kill_loses_nothing_recorded(
+        kind: str, tmp_path: Path, release: tuple[object, Path],
+        release_graphs: dict[str, list[ox.Triple]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``parallel`` requests in flight at once (a barrier holds the first three until all
+    three are being written: one at a time, it would break). The store is killed while
+    requests are in flight: each graph the state records as published is in the store
+    whole, and the rerun writes exactly the others."""
+    import threading
+
+    from alkld.store import remote
+
+    out = tmp_path / "output"
+    out.mkdir()
+    shutil.copy2(release[1] / "alkld.nq", out / "alkld.nq")
+    server = SERVERS[kind](tmp_path / kind)
+    server.start()
+    write, together = remote._write, threading.Barrier(3, timeout=30)
+    threads: set[str] = set()
+
+    def write_together(client: object, dialect: object, graphs: list[object]) -> None:
+        threads.add(threading.current_thread().name)
+        if len(threads) <= 3 and not together.broken:
+            together.wait()
+        write(client, dialect, graphs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(remote, "_write", write_together)
+    user, password = server.env["ALKLD_STORE_USER"], server.env["ALKLD_STORE_PASSWORD"]
+    credentials = Credentials(user, password)
+    try:
+        report = publish(out, server.url, batch=1, parallel=3, credentials=credentials)
+        assert len(threads) == 3 and not together.broken
+        assert sorted(report.published) == sorted(release_graphs)
+        assert_store_holds(server, release_graphs)
+
+        written: list[str] = []
+
+        def kill_midway(graphs: list[str]) -> None:
+            written.extend(graphs)
+            if len(written) == 3:
+                server.kill()
+
+        with pytest.raises(StoreError) as caught:
+            publish(out, server.url, batch=1, parallel=3, credentials=credentials,
+                    force=True, retries=0, progress=kill_midway)
+        assert caught.value.store == server.endpoint
+        assert "cannot connect (" in str(caught.value)
+        state = PublishState(out / STATE_FILE)
+        recorded = state.graphs(store_key(server.endpoint))
+        state.close()
+        assert 3 <= len(recorded) == len(written) < len(release_graphs)
+        assert sorted(recorded) == sorted(written)
+
+        server.start()
+        got, expected = server.graphs(), server.expected(release_graphs)
+        for graph in recorded:
+            assert got[graph] == expected[graph]
+        report = publish(out, server.url, batch=1, parallel=3, credentials=credentials)
+        assert sorted(report.skipped) == sorted(recorded)
+        assert sorted(report.published) == sorted(set(release_graphs) - set(recorded))
+        assert_store_holds(server, release_graphs)
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("dialect", ["oxigraph", "oxigraph-update", "virtuoso"])
 def test_a_large_graph_goes_in_pieces_and_still_replaces_the_graph(
         request: pytest.FixtureRequest, dialect: str, out: Path,
@@ -557,6 +623,8 @@ def test_virtuoso_wrong_password_is_a_clear_error(virtuoso: Server, out: Path) -
      "--store: user name or password in the store URL (http://…@127.0.0.1)"),
     (["--store", "ftp://127.0.0.1/store"], "--store: not an HTTP(S) URL"),
     (["--store", "http://127.0.0.1:1/store", "--out", "/nonexistent"], "no release here"),
+    (["--store", "http://127.0.0.1:1/store", "--parallel", "0"],
+     "Invalid value for '--parallel': 0 is not in the range x>=1"),
 ])
 def test_bad_configuration_exits_2(args: list[str], message: str,
                                    capsys: pytest.CaptureFixture[str]) -> None:

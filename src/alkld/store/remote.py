@@ -33,8 +33,10 @@ not noticed (rerun with ``force=True``). The state is kept per store (:func:`sto
 the GSP and the Update endpoint of one store share it.
 
 Cost: the release is read one graph at a time (from ``out/alkld.nq``, else ``out/store``),
-so memory holds the graphs of one request, and each request's bookkeeping is one small
-SQLite transaction: both stay the same from 100 graphs to 100,000.
+so memory holds the graphs of the requests in flight, and each request's bookkeeping is one
+small SQLite transaction: both stay the same from 100 graphs to 100,000. Up to ``parallel``
+requests are in flight at once, each thread with its own HTTP session; the state is
+written by the calling thread only.
 """
 
 from __future__ import annotations
@@ -46,10 +48,13 @@ import itertools
 import logging
 import operator
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
@@ -738,6 +743,7 @@ def publish(
     *,
     dialect: str = "auto",
     batch: int = 8,
+    parallel: int = 1,
     credentials: Credentials | BearerToken | None = None,
     auth: AuthScheme = AuthScheme.AUTO,
     timeout: float = 60.0,
@@ -750,27 +756,61 @@ def publish(
     """Push every named graph of the release in ``out`` into the store at ``url``.
 
     The release is read one graph at a time (:func:`iter_release_graphs`): memory holds the
-    graphs of one request. ``batch`` graphs go in one SPARQL Update request (GSP: one
-    ``PUT`` per graph either way); the state (:class:`PublishState`) strikes a request's
-    graphs before it is sent and records them once the store has acknowledged it, and
-    ``progress`` (if given) is called with each request's graphs once written, and with
-    each graph found unchanged. ``force`` ignores the state (republishes everything);
-    ``prune`` drops, at the end, graphs this store got from an earlier run that the release
-    no longer has. ``retries`` transient failures of a request are retried, after
-    ``backoff`` seconds, doubled each time. Raises :class:`StoreError` on the first request
-    that fails for good; what was written before it stays recorded, so a rerun resumes there.
+    graphs of ``parallel`` requests and the next one. ``batch`` graphs go in one SPARQL
+    Update request (GSP: one ``PUT`` per graph either way); up to ``parallel`` requests are
+    in flight at once, each on its own HTTP session (the graphs of one request, and the
+    pieces of a large graph, are sent in order by one thread). The state
+    (:class:`PublishState`, written by this thread only) strikes a request's graphs before
+    it is sent and records them once the store has acknowledged it, and ``progress`` (if
+    given) is called with each request's graphs once written, and with each graph found
+    unchanged. ``force`` ignores the state (republishes everything); ``prune`` drops, at the
+    end, graphs this store got from an earlier run that the release no longer has.
+    ``retries`` transient failures of a request are retried, after ``backoff`` seconds,
+    doubled each time. Raises :class:`StoreError` on the first request that fails for good,
+    once the requests still in flight have ended: what was written before it stays
+    recorded, so a rerun resumes there.
     """
     if batch < 1:
         raise ConfigurationError(f"batch size {batch}", field="--batch", expected="1 or more")
+    if parallel < 1:
+        raise ConfigurationError(f"{parallel} requests in flight", field="--parallel",
+                                 expected="1 or more")
     chosen, endpoint = resolve_dialect(url, dialect, timeout=timeout)
     _release_source(out)  # no release, no state file
     graphs = iter_release_graphs(out)
     state = PublishState(out / STATE_FILE)
     key = store_key(endpoint)
     report = PublishReport(store=endpoint, dialect=chosen.name)
-    client = _Client(endpoint, credentials, auth, timeout, retries, backoff)
+    clients = _Clients(endpoint, credentials, auth, timeout, retries, backoff)
     size = 1 if chosen.protocol is Protocol.GSP else batch
     durations = 0
+    inflight: dict[Future[None], list[ReleaseGraph]] = {}
+    failure: BaseException | None = None
+
+    def settle(limit: int) -> None:
+        """Record finished requests until fewer than ``limit`` are in flight."""
+        nonlocal durations, failure
+        while len(inflight) >= max(limit, 1):
+            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                sent = inflight.pop(future)
+                if future.exception() is not None:
+                    failure = failure or future.exception()
+                    continue
+                names = [g.iri for g in sent]
+                state.remember(key, {g.iri: g.digest for g in sent})
+                report.published.extend(names)
+                report.triples += sum(len(g) for g in sent)
+                durations += sum(s.endswith(_DURATION_SUFFIX) for g in sent
+                                 for s in g.statements)
+                log.debug("store %s: published %s", endpoint,
+                          " ".join(f"<{g}>" for g in names))
+                if progress is not None:
+                    progress(names)
+            if failure is not None:  # let the others end, send nothing more
+                limit = 0
+
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="alkld-publish")
     try:
         if force:
             state.clear(key)
@@ -781,19 +821,13 @@ def publish(
         pending: list[ReleaseGraph] = []
 
         def send() -> None:
-            nonlocal durations
-            names = [g.iri for g in pending]
-            state.forget(key, names)  # a graph may be half-written from here on
-            _write(client, chosen, pending)
-            state.remember(key, {g.iri: g.digest for g in pending})
-            report.published.extend(names)
-            report.triples += sum(len(g) for g in pending)
-            durations += sum(s.endswith(_DURATION_SUFFIX) for g in pending
-                             for s in g.statements)
-            log.debug("store %s: published %s", endpoint, " ".join(f"<{g}>" for g in names))
+            settle(parallel)
+            if failure is not None:
+                raise failure
+            state.forget(key, [g.iri for g in pending])  # may be half-written from here on
+            inflight[pool.submit(lambda sent: _write(clients.get(), chosen, sent),
+                                 list(pending))] = list(pending)
             pending.clear()
-            if progress is not None:
-                progress(names)
 
         for graph in graphs:
             seen.add(graph.iri)
@@ -807,20 +841,51 @@ def publish(
                 send()
         if pending:
             send()
+        settle(0)
+        if failure is not None:
+            raise failure
         stale = sorted(g for g in done if g not in seen) if prune else []
         for group in _batches(stale, batch):
             state.forget(key, group)
-            _drop(client, chosen, group)
+            _drop(clients.get(), chosen, group)
             report.dropped.extend(group)
     finally:
-        report.requests, report.server = client.sent, client.server
-        client.session.close()
+        with contextlib.suppress(BaseException):
+            settle(0)  # a failure: the requests in flight end, and those written are recorded
+        pool.shutdown()
+        report.requests, report.server = clients.close()
         state.close()
     if durations and "virtuoso" in report.server.lower():
         log.warning("store %s is %s, which keeps an xsd:duration as a count of months "
                     "(\"P1Y7M\" reads back as \"19\"; openlink/virtuoso-opensource#936): "
                     "%d such literal(s) published", report.store, report.server, durations)
     return report
+
+
+class _Clients:
+    """One :class:`_Client` a thread (a ``requests.Session`` is not to be shared)."""
+
+    def __init__(self, *args: Any) -> None:
+        self._args = args
+        self._local = threading.local()
+        self._all: list[_Client] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> _Client:
+        client: _Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = _Client(*self._args)
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def close(self) -> tuple[int, str]:
+        """Close every session; return the requests sent and the server's name."""
+        with self._lock:
+            for client in self._all:
+                client.session.close()
+            return (sum(c.sent for c in self._all),
+                    next((c.server for c in self._all if c.server), ""))
 
 
 def _pieces(graph: ReleaseGraph) -> list[tuple[int, int]]:

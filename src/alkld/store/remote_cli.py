@@ -86,6 +86,9 @@ def credentials_from_env(environ: Mapping[str, str] | None = None
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True,
               help="Graphs per SPARQL Update request (GSP: one PUT per graph); the state "
                    "is saved after each request.")
+@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Requests in flight at once, each on its own connection: more for a "
+                   "store with cores to spare (the state is still saved per request).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds to wait for each answer.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
@@ -95,8 +98,8 @@ def credentials_from_env(environ: Mapping[str, str] | None = None
 @click.option("--prune/--no-prune", default=True, show_default=True,
               help="Drop graphs an earlier run put in this store that the release no "
                    "longer has.")
-def publish_command(url: str, out: Path, dialect: str, batch: int, timeout: float,
-                    retries: int, force: bool, prune: bool) -> None:
+def publish_command(url: str, out: Path, dialect: str, batch: int, parallel: int,
+                    timeout: float, retries: int, force: bool, prune: bool) -> None:
     """Publish every named graph of the release into a SPARQL 1.1 store.
 
     \b
@@ -115,9 +118,10 @@ def publish_command(url: str, out: Path, dialect: str, batch: int, timeout: floa
     # the count, rate and ETA of the graphs written or found unchanged (on a terminal)
     with tqdm(total=count_release_graphs(out), desc="publishing", unit="graph",
               disable=None, leave=False, smoothing=0.05) as bar:
-        report = publish(out, url, dialect=dialect, batch=batch, credentials=credentials,
-                         auth=scheme, timeout=timeout, retries=retries, force=force,
-                         prune=prune, progress=lambda graphs: bar.update(len(graphs)))
+        report = publish(out, url, dialect=dialect, batch=batch, parallel=parallel,
+                         credentials=credentials, auth=scheme, timeout=timeout,
+                         retries=retries, force=force, prune=prune,
+                         progress=lambda graphs: bar.update(len(graphs)))
     click.echo(f"published {len(report.published)} graph(s) ({report.triples} triples) to "
                f"{report.store} [{report.dialect}]; {len(report.skipped)} unchanged, "
                f"{len(report.dropped)} dropped", err=True)
