@@ -155,3 +155,23 @@ def test_an_unreadable_state_file_means_republishing_everything(
     state.remember("http://a", {"g": "d"})
     state.close()
     assert PublishState(path).graphs("http://a") == {"g": "d"}
+
+
+def test_a_large_graph_is_cut_into_pieces_that_end_with_it(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """The pieces of a graph over TRIPLES_PER_REQUEST cover it once, the last one ending at
+    its last statement (no empty INSERT DATA after it), and applied in turn to a real
+    SPARQL Update engine give the graph."""
+    from alkld.store import remote
+
+    monkeypatch.setattr(remote, "TRIPLES_PER_REQUEST", 2000)
+    graph = ReleaseGraph.of(E + "g", (ox.Triple(ox.NamedNode(f"{E}s{i}"), ox.NamedNode(E + "p"),
+                                                ox.Literal(str(i))) for i in range(2500)))
+    assert remote._pieces(graph) == [(0, 2000), (2000, 2500)]
+    store = ox.Store()
+    iri = f"<{graph.iri}>"
+    for start, stop in remote._pieces(graph):
+        operations = remote._inserts(iri, graph, start, stop)
+        assert len(operations) == -(-(stop - start) // remote._TRIPLES_PER_INSERT)
+        store.update(" ;\n".join(operations))
+    assert {q.triple for q in store} == canonical(graph)

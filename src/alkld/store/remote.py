@@ -890,8 +890,9 @@ class _Clients:
 
 def _pieces(graph: ReleaseGraph) -> list[tuple[int, int]]:
     """The ``(start, stop)`` statement ranges of the requests that write ``graph``."""
-    step = max(len(graph), 1) if graph.blank_nodes else TRIPLES_PER_REQUEST
-    return [(start, start + step) for start in range(0, max(len(graph), 1), step)]
+    size = len(graph)
+    step = max(size, 1) if graph.blank_nodes else TRIPLES_PER_REQUEST
+    return [(start, min(start + step, size)) for start in range(0, max(size, 1), step)]
 
 
 def _write(client: _Client, dialect: Dialect, graphs: Sequence[ReleaseGraph]) -> None:
