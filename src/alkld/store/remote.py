@@ -54,7 +54,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
@@ -781,16 +780,20 @@ def publish(
     state = PublishState(out / STATE_FILE)
     key = store_key(endpoint)
     report = PublishReport(store=endpoint, dialect=chosen.name)
-    clients = _Clients(endpoint, credentials, auth, timeout, retries, backoff)
+    clients = _Clients(lambda: _Client(endpoint, credentials, auth, timeout, retries, backoff))
     size = 1 if chosen.protocol is Protocol.GSP else batch
     durations = 0
     inflight: dict[Future[None], list[ReleaseGraph]] = {}
     failure: BaseException | None = None
 
-    def settle(limit: int) -> None:
-        """Record finished requests until fewer than ``limit`` are in flight."""
+    def settle(most: int) -> None:
+        """Record finished requests until at most ``most`` are in flight.
+
+        After a failure, every request in flight is let end (those written are recorded),
+        then the failure is raised.
+        """
         nonlocal durations, failure
-        while len(inflight) >= max(limit, 1):
+        while len(inflight) > (0 if failure else most):
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for future in finished:
                 sent = inflight.pop(future)
@@ -807,8 +810,8 @@ def publish(
                           " ".join(f"<{g}>" for g in names))
                 if progress is not None:
                     progress(names)
-            if failure is not None:  # let the others end, send nothing more
-                limit = 0
+        if failure is not None:
+            raise failure
 
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="alkld-publish")
     try:
@@ -821,13 +824,11 @@ def publish(
         pending: list[ReleaseGraph] = []
 
         def send() -> None:
-            settle(parallel)
-            if failure is not None:
-                raise failure
-            state.forget(key, [g.iri for g in pending])  # may be half-written from here on
-            inflight[pool.submit(lambda sent: _write(clients.get(), chosen, sent),
-                                 list(pending))] = list(pending)
+            settle(parallel - 1)
+            sent = list(pending)
             pending.clear()
+            state.forget(key, [g.iri for g in sent])  # may be half-written from here on
+            inflight[pool.submit(lambda: _write(clients.get(), chosen, sent))] = sent
 
         for graph in graphs:
             seen.add(graph.iri)
@@ -842,8 +843,6 @@ def publish(
         if pending:
             send()
         settle(0)
-        if failure is not None:
-            raise failure
         stale = sorted(g for g in done if g not in seen) if prune else []
         for group in _batches(stale, batch):
             state.forget(key, group)
@@ -865,8 +864,8 @@ def publish(
 class _Clients:
     """One :class:`_Client` a thread (a ``requests.Session`` is not to be shared)."""
 
-    def __init__(self, *args: Any) -> None:
-        self._args = args
+    def __init__(self, make: Callable[[], _Client]) -> None:
+        self._make = make
         self._local = threading.local()
         self._all: list[_Client] = []
         self._lock = threading.Lock()
@@ -874,7 +873,7 @@ class _Clients:
     def get(self) -> _Client:
         client: _Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = _Client(*self._args)
+            client = self._local.client = self._make()
             with self._lock:
                 self._all.append(client)
         return client
