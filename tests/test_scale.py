@@ -12,7 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from alkld.pipeline import build
+from alkld.pipeline import VALIDATION_CHUNK, build
 from alkld.synth import Pools, write_synthetic
 from tests.conftest import ROOT, repo_options, tree_digest
 
@@ -47,6 +47,20 @@ def test_pool_build_conforms_and_equals_the_serial_build(synthetic, tmp_path):
     assert not serial.violations and not pooled.violations
     assert len(pooled.case_graphs) == 24
     assert _dumps(tmp_path / "serial") == _dumps(tmp_path / "pooled")
+
+
+@pytest.mark.parametrize("validator", ["rudof", "pyshacl"])
+def test_a_record_validated_in_several_chunks_reports_each_result_once(tmp_path, validator):
+    # a synthetic record cites a publication without a DOI (a warning); it is validated
+    # with each chunk of VALIDATION_CHUNK cases, and used to be reported once a chunk
+    cases = tmp_path / "cases"
+    n = VALIDATION_CHUNK + 1
+    write_synthetic(cases, Pools.from_cases(ROOT / "cases"), cases=n, seed=3, per_file=n)
+    result = build(repo_options(tmp_path / "out", cases=cases), validator=validator)
+    assert len(result.case_graphs) == n
+    doi = [r for r in result.warnings if r.path and r.path.endswith("doi")]
+    assert len(doi) == 1, doi
+    assert len(set(result.results)) == len(result.results)
 
 
 def test_one_changed_record_rebuilds_one_record(synthetic, tmp_path, caplog):

@@ -300,7 +300,8 @@ def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, valida
 
     Cases are validated in chunks of :data:`VALIDATION_CHUNK`, each chunk as one explicit
     graph (its cases ∪ the publication ∪ their claims ∪ the class hierarchy they use); every
-    result is attributed to the named graph that holds its focus node. ``details`` keeps
+    result is attributed to the named graph that holds its focus node, and reported once
+    (the publication is validated with every chunk). ``details`` keeps
     pySHACL's nested ``sh:detail`` results (rudof reports only the report's own results).
     ``ntriples`` may give the graphs already serialised as N-Triples (for rudof).
     """
@@ -344,12 +345,8 @@ def _validate_cases(pub: CaseGraph, cases: list[CaseGraph], ctx: Context, valida
                                            format=ox.RdfFormat.N_TRIPLES) or b"")
             rudof = _rudof(ctx.shapes)
             found = rudof.validate(rudof.readable(b"".join(pieces)).decode(), graph=default)
-        for result in found:
-            graph = owner.get(result.focus, default)
-            if graph == str(pub.graph) and group != [pub]:
-                graph = default if len(group) == 1 else graph
-            results.append(dataclasses.replace(result, graph=graph))
-    return sorted(results), all_claims
+        results.extend(dataclasses.replace(r, graph=owner.get(r.focus, default)) for r in found)
+    return sorted(set(results)), all_claims
 
 
 def process_record(loaded: LoadedRecord, ctx: Context, *, validate: bool = True,
