@@ -797,8 +797,8 @@ def publish(
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for future in finished:
                 sent = inflight.pop(future)
-                if future.exception() is not None:
-                    failure = failure or future.exception()
+                if (error := future.exception()) is not None:
+                    failure = failure or error
                     continue
                 names = [g.iri for g in sent]
                 state.remember(key, {g.iri: g.digest for g in sent})
