@@ -1,16 +1,21 @@
 """The ``alkld`` command line: a thin layer over the library, one call per command.
 
-Exit codes (documented in ``docs/cli.md``): 0 = ok, 1 = violations (SHACL or ontology),
-2 = bad input or configuration. Heavy modules (the server stack, exporters) are imported
-only when their command runs: :class:`LazyGroup` maps each command name to
+Exit codes: 0 = ok, 1 = violations (SHACL or ontology), 2 = bad input or configuration,
+128 + N = stopped by signal N (130 for Ctrl-C, 143 for SIGTERM), after the command's own
+clean-up (a build leaves ``--out`` as it was). Heavy modules (the server stack, exporters)
+are imported only when their command runs: :class:`LazyGroup` maps each command name to
 ``module:attribute`` of a :class:`click.Command`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -18,7 +23,46 @@ import click
 from alkld import __version__
 from alkld.errors import AlkldError
 
-__all__ = ["LazyGroup", "main"]
+__all__ = ["Interrupted", "LazyGroup", "main"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal (SIGTERM, SIGHUP), raised where the main thread is.
+
+    A subclass of :class:`KeyboardInterrupt`, so that it unwinds the command as Ctrl-C does:
+    every ``finally`` runs (a build removes its staging directory and stops its pool).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_stop_the_command() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the command as Ctrl-C does, instead of killing the process.
+
+    Killed outright, a build would leave its staging directory (gigabytes at 100k cases)
+    and its pool's workers behind. Only in the main thread (signal handlers can be set
+    nowhere else); handlers set before (and ignored signals, e.g. under ``nohup``) are kept.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            saved[sig] = signal.signal(sig, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
 
 #: Command name → "module:attribute" of its click command, imported on first use.
 COMMANDS: dict[str, str] = {
@@ -60,6 +104,11 @@ class LazyGroup(click.Group):
         except AlkldError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt as e:  # Ctrl-C, or Interrupted by SIGTERM / SIGHUP
+            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+            name = signal.Signals(signum).name
+            click.echo(f"interrupted ({name}): stopped", err=True)
+            ctx.exit(128 + signum)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,7 +119,8 @@ def cli(verbose: int, quiet: bool) -> None:
     """alkld: publish ALK-positive tumour case reports as validated linked data.
 
     \b
-    Exit codes: 0 ok, 1 violations (nothing published), 2 bad input or configuration.
+    Exit codes: 0 ok, 1 violations (nothing published), 2 bad input or configuration,
+    128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM).
     """
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
@@ -101,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(f"error: {e}", err=True)
             return e.exit_code
     try:
-        cli.main(args=argv, prog_name="alkld", standalone_mode=True)
+        with _signals_stop_the_command():
+            cli.main(args=argv, prog_name="alkld", standalone_mode=True)
     except SystemExit as e:
         return int(e.code or 0)
+    except Interrupted as e:  # arrived outside the command (click reports Ctrl-C itself)
+        click.echo(f"interrupted ({signal.Signals(e.signum).name}): stopped", err=True)
+        return 128 + e.signum
     return 0

@@ -436,11 +436,29 @@ def _init_worker(ctx: Context) -> None:  # pragma: no cover - runs in pool proce
 
     _WORKER_CTX = ctx
     _WORKER_COMPACTOR = GraphCompactor(context_document(ctx.base)["@context"])
+    threading.Thread(target=_exit_with_the_build, name="alkld-watch-build", daemon=True).start()
     # Long-lived inputs (tables, vocabulary, shapes) out of the collector's way, and fewer
     # collections: a record allocates ~100k objects, most of them freed with it.
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def _exit_with_the_build() -> None:  # pragma: no cover - runs in pool processes
+    """Exit this worker when the build process is gone, however it ended.
+
+    A worker waits for its next record on a pipe it holds both ends of, so it would wait
+    for ever after a build killed outright (SIGKILL, the OOM killer). multiprocessing gives
+    each worker a sentinel that becomes readable when the process that started it exits.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    wait([parent.sentinel])
+    os._exit(1)
 
 
 def _load_and_process(path: Path, validate: bool) -> RecordGraphs:  # pragma: no cover
@@ -815,7 +833,8 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         paths = iter_record_paths(options.cases)
         ctx = prepare(options)
     out = options.out
-    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+    _remove_stale_staging(out)
+    staging = out.parent / f"{_staging_prefix(out)}{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -969,6 +988,9 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         result.graphs = sorted(stats.per_graph, key=lambda g: f"<{g}>")
     finally:
         if store_thread is not None:
+            if store_thread.is_alive():
+                log.warning("stopping: waiting for the store to finish writing %s before "
+                            "it is removed (RocksDB's compaction cannot be cut short)", staging)
             store_thread.join()
         if loader is not None:
             loader.abort()
@@ -976,3 +998,37 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         shutil.rmtree(staging, ignore_errors=True)
     log.info("built %d graphs from %d records", len(result.graphs), len(result.records))
     return result
+
+
+def _staging_prefix(out: Path) -> str:
+    """A build's staging directory is ``.<out's name>.staging-<its process id>`` beside it."""
+    return f".{out.name}.staging-"
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging directories of builds into ``out`` whose process is gone.
+
+    A build stopped by a signal removes its own; one killed outright (SIGKILL, the OOM
+    killer, a power cut) cannot, and at 100k cases it holds ~11 GB. A directory whose
+    process still runs (another build into ``out``) is left alone.
+    """
+    prefix = _staging_prefix(out)
+    if not out.parent.is_dir():
+        return
+    for entry in out.parent.iterdir():
+        pid_text = entry.name.removeprefix(prefix)
+        if entry.name == pid_text or not pid_text.isdigit() or not entry.is_dir():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue  # this process's own, replaced by the caller
+        try:
+            os.kill(pid, 0)
+            continue  # alive: maybe another build into ``out``
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        log.warning("removing %s, left by a build that did not finish (process %d)",
+                    entry, pid)
+        shutil.rmtree(entry, ignore_errors=True)

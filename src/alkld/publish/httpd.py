@@ -417,6 +417,7 @@ def _worker_main(slot: int, sock: socket.socket, settings: Any, busy: Any,
                  report: Connection, supervisor: int) -> None:  # pragma: no cover - a child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops the workers
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # not the command line's (alkld.cli)
     try:
         import uvloop
 
