@@ -551,6 +551,51 @@ def test_parallel_requests_give_the_same_store_and_a_kill_loses_nothing_recorded
         server.stop()
 
 
+def test_a_publisher_stopped_while_the_store_hangs_exits_at_once_and_a_rerun_completes(
+        tmp_path: Path, out: Path, release_graphs: dict[str, list[ox.Triple]]) -> None:
+    """SIGTERM while requests are in flight to a store that takes them and never answers
+    (SIGSTOP: the kernel still accepts its connections). The publisher does not wait for
+    them (their timeout is 600 s here): it records what was acknowledged, says how to go
+    on, and exits 143; once the store answers again, the same command completes."""
+    server = OxigraphServer(tmp_path / "oxigraph")
+    server.start()
+    assert server.proc is not None
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ALKLD_STORE_")}
+    log = tmp_path / "publish.log"
+    try:
+        server.proc.send_signal(signal.SIGSTOP)
+        with log.open("w") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "alkld", "-vv", "publish", "--out", str(out),
+                 "--store", server.url, "--dialect", "oxigraph", "--parallel", "2",
+                 "--timeout", "600"], stdout=sink, stderr=subprocess.STDOUT, env=environ)
+        deadline = time.monotonic() + 60
+        while log.read_text().partition("recorded as published")[2].count(
+                "Starting new HTTP connection") < 2:  # a session a request in flight
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        time.sleep(0.5)  # both requests sent, waiting for answers
+        proc.send_signal(signal.SIGTERM)
+        try:
+            returncode = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the publisher waited for its requests in flight:\n" + log.read_text())
+        output = log.read_text()
+        assert returncode == 143, output
+        assert "interrupted (SIGTERM): stopped" in output
+        assert f"the graphs written so far are recorded in {out / STATE_FILE}" in output
+        assert "Traceback" not in output
+
+        server.proc.send_signal(signal.SIGCONT)
+        rerun = assert_ok(run_publish(out, server, "--dialect", "oxigraph"), server)
+        assert f"published {len(release_graphs)} graph(s)" in rerun
+        assert_store_holds(server, release_graphs)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+        server.stop()
+
+
 @pytest.mark.parametrize("dialect", ["oxigraph", "oxigraph-update", "virtuoso"])
 def test_a_large_graph_goes_in_pieces_and_still_replaces_the_graph(
         request: pytest.FixtureRequest, dialect: str, out: Path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -64,6 +65,24 @@ def _signals_stop_the_command() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _exit_now_if_threads_hang(code: int) -> None:
+    """Exit at once if threads of the stopped command still run (e.g. a request in flight).
+
+    The command has cleaned up (its ``finally`` blocks ran). The interpreter would
+    otherwise wait for such threads at exit: a publisher's request to a store that does not
+    answer holds it for up to the request's timeout.
+    """
+    left = [t for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if left:
+        logging.getLogger(__name__).debug(
+            "exiting without waiting for %s", ", ".join(t.name for t in left))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 #: Command name → "module:attribute" of its click command, imported on first use.
 COMMANDS: dict[str, str] = {
     "build": "alkld.pipeline_cli:build_command",
@@ -108,6 +127,7 @@ class LazyGroup(click.Group):
             signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
             name = signal.Signals(signum).name
             click.echo(f"interrupted ({name}): stopped", err=True)
+            _exit_now_if_threads_hang(128 + signum)
             ctx.exit(128 + signum)
 
 

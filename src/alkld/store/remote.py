@@ -49,7 +49,6 @@ import logging
 import operator
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -544,6 +543,8 @@ class _Client:
     auth: AuthBase | None = None
     sent: int = 0
     server: str = ""
+    #: Set when the publisher is stopped (Ctrl-C, SIGTERM): no more retries.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         if isinstance(self.credentials, BearerToken):
@@ -595,10 +596,15 @@ class _Client:
                 raise StoreError(f"{problem}; gave up after {attempt} attempt(s)",
                                  store=self.endpoint, graphs=graphs, status=status,
                                  expected="a store that is up and answers within the timeout")
+            if self.stopping.is_set():
+                raise StoreError(f"{problem}; not retried: publishing was stopped",
+                                 store=self.endpoint, graphs=graphs, status=status)
             delay = self.backoff * 2 ** (attempt - 1)
             log.warning("store %s: graph <%s>: %s; retrying in %.1f s", self.endpoint,
                         graphs[0] if graphs else "", problem, delay)
-            time.sleep(delay)
+            if self.stopping.wait(delay):
+                raise StoreError(f"{problem}; not retried: publishing was stopped",
+                                 store=self.endpoint, graphs=graphs, status=status)
 
 
 def _reason(error: requests.ConnectionError) -> str:
@@ -767,7 +773,10 @@ def publish(
     ``retries`` transient failures of a request are retried, after ``backoff`` seconds,
     doubled each time. Raises :class:`StoreError` on the first request that fails for good,
     once the requests still in flight have ended: what was written before it stays
-    recorded, so a rerun resumes there.
+    recorded, so a rerun resumes there. Interrupted (``KeyboardInterrupt``: Ctrl-C, or
+    SIGTERM through :mod:`alkld.cli`), it records the requests already acknowledged and
+    returns at once: a request still in flight is not waited for (nor retried), and its
+    graphs, struck from the state before it was sent, are sent again by the next run.
     """
     if batch < 1:
         raise ConfigurationError(f"batch size {batch}", field="--batch", expected="1 or more")
@@ -780,21 +789,26 @@ def publish(
     state = PublishState(out / STATE_FILE)
     key = store_key(endpoint)
     report = PublishReport(store=endpoint, dialect=chosen.name)
-    clients = _Clients(lambda: _Client(endpoint, credentials, auth, timeout, retries, backoff))
+    stopping = threading.Event()
+    clients = _Clients(lambda: _Client(endpoint, credentials, auth, timeout, retries, backoff,
+                                       stopping=stopping))
     size = 1 if chosen.protocol is Protocol.GSP else batch
     durations = 0
     inflight: dict[Future[None], list[ReleaseGraph]] = {}
     failure: BaseException | None = None
 
-    def settle(most: int) -> None:
+    def settle(most: int, *, block: bool = True) -> None:
         """Record finished requests until at most ``most`` are in flight.
 
         After a failure, every request in flight is let end (those written are recorded),
-        then the failure is raised.
+        then the failure is raised. ``block`` False: only the requests already finished.
         """
         nonlocal durations, failure
         while len(inflight) > (0 if failure else most):
-            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(inflight, timeout=None if block else 0,
+                               return_when=FIRST_COMPLETED)
+            if not finished:
+                break
             for future in finished:
                 sent = inflight.pop(future)
                 if (error := future.exception()) is not None:
@@ -848,10 +862,15 @@ def publish(
             state.forget(key, group)
             _drop(clients.get(), chosen, group)
             report.dropped.extend(group)
+    except KeyboardInterrupt:
+        stopping.set()  # no retries; what is in flight is left (struck from the state)
+        raise
     finally:
         with contextlib.suppress(BaseException):
-            settle(0)  # a failure: the requests in flight end, and those written are recorded
-        pool.shutdown()
+            # a failure: the requests in flight end, and those written are recorded;
+            # stopped: those written so far are recorded, the others are not waited for
+            settle(0, block=not stopping.is_set())
+        pool.shutdown(wait=not stopping.is_set(), cancel_futures=True)
         report.requests, report.server = clients.close()
         state.close()
     if durations and "virtuoso" in report.server.lower():

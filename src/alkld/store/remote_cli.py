@@ -17,6 +17,7 @@ import click
 from alkld.errors import ConfigurationError
 from alkld.store.remote import (
     DIALECTS,
+    STATE_FILE,
     AuthScheme,
     BearerToken,
     Credentials,
@@ -110,7 +111,8 @@ def publish_command(url: str, out: Path, dialect: str, batch: int, parallel: int
     Credentials: ALKLD_STORE_USER and ALKLD_STORE_PASSWORD (basic or digest, as the
     store asks; ALKLD_STORE_AUTH=basic|digest to force one), or ALKLD_STORE_TOKEN
     (sent as a bearer token).
-    Exit codes: 0 ok, 2 bad configuration or a store error.
+    Exit codes: 0 ok, 2 bad configuration or a store error, 130/143 stopped by Ctrl-C /
+    SIGTERM (a rerun resumes).
     """
     from tqdm import tqdm
 
@@ -118,10 +120,15 @@ def publish_command(url: str, out: Path, dialect: str, batch: int, parallel: int
     # the count, rate and ETA of the graphs written or found unchanged (on a terminal)
     with tqdm(total=count_release_graphs(out), desc="publishing", unit="graph",
               disable=None, leave=False, smoothing=0.05) as bar:
-        report = publish(out, url, dialect=dialect, batch=batch, parallel=parallel,
-                         credentials=credentials, auth=scheme, timeout=timeout,
-                         retries=retries, force=force, prune=prune,
-                         progress=lambda graphs: bar.update(len(graphs)))
+        try:
+            report = publish(out, url, dialect=dialect, batch=batch, parallel=parallel,
+                             credentials=credentials, auth=scheme, timeout=timeout,
+                             retries=retries, force=force, prune=prune,
+                             progress=lambda graphs: bar.update(len(graphs)))
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (alkld.cli)
+            click.echo(f"publish stopped: the graphs written so far are recorded in "
+                       f"{out / STATE_FILE}; the same command resumes", err=True)
+            raise
     click.echo(f"published {len(report.published)} graph(s) ({report.triples} triples) to "
                f"{report.store} [{report.dialect}]; {len(report.skipped)} unchanged, "
                f"{len(report.dropped)} dropped", err=True)
