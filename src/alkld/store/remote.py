@@ -775,8 +775,9 @@ def publish(
     once the requests still in flight have ended: what was written before it stays
     recorded, so a rerun resumes there. Interrupted (``KeyboardInterrupt``: Ctrl-C, or
     SIGTERM through :mod:`alkld.cli`), it records the requests already acknowledged and
-    returns at once: a request still in flight is not waited for (nor retried), and its
-    graphs, struck from the state before it was sent, are sent again by the next run.
+    lets the interrupt go on at once: a request still in flight is not waited for (nor
+    retried), and its graphs, struck from the state before it was sent, are sent again by
+    the next run.
     """
     if batch < 1:
         raise ConfigurationError(f"batch size {batch}", field="--batch", expected="1 or more")
