@@ -158,3 +158,38 @@ def test_the_staging_of_a_build_still_running_is_left_alone(records, tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_hang_up_stops_the_server_and_its_workers(release, tmp_path):
+    """SIGHUP to the server's process group (a terminal closed): the supervisor stops the
+    workers and exits 129; the workers do not die under it on their own."""
+    from tests.conftest import free_port
+
+    _, out = release
+    port = free_port()
+    log = tmp_path / "serve.log"
+
+    def default_hup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "alkld", "serve", "--out", str(out), "--port", str(port),
+             "--workers", "2"], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=default_hup)  # noqa: PLW1509
+    try:
+        deadline = time.monotonic() + 120
+        while "serving " not in log.read_text() or len(_group(proc.pid)) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGHUP)
+        returncode = proc.wait(timeout=60)
+        output = log.read_text()
+        assert returncode == 129, output
+        assert "interrupted (SIGHUP): stopped" in output
+        assert "starting another" not in output  # no worker died of it by itself
+        assert _gone(proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

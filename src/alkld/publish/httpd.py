@@ -415,9 +415,11 @@ def _ignore_result(task: asyncio.Task[Any]) -> None:
 
 def _worker_main(slot: int, sock: socket.socket, settings: Any, busy: Any,
                  report: Connection, supervisor: int) -> None:  # pragma: no cover - a child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops the workers
+    # the supervisor stops the workers: a terminal's Ctrl-C or hang-up (sent to the whole
+    # process group) is for it alone, and under nohup it ignores SIGHUP, so they do too
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # not the command line's (alkld.cli)
     try:
         import uvloop
 
