@@ -65,6 +65,12 @@ def _signals_stop_the_command() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _stopped(signum: int) -> int:
+    """Say that the command was stopped by ``signum``; return its exit code, 128 + it."""
+    click.echo(f"interrupted ({signal.Signals(signum).name}): stopped", err=True)
+    return 128 + signum
+
+
 def _exit_now_if_threads_hang(code: int) -> None:
     """Exit at once if threads of the stopped command still run (e.g. a request in flight).
 
@@ -124,11 +130,9 @@ class LazyGroup(click.Group):
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:  # Ctrl-C, or Interrupted by SIGTERM / SIGHUP
-            signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-            name = signal.Signals(signum).name
-            click.echo(f"interrupted ({name}): stopped", err=True)
-            _exit_now_if_threads_hang(128 + signum)
-            ctx.exit(128 + signum)
+            code = _stopped(e.signum if isinstance(e, Interrupted) else signal.SIGINT)
+            _exit_now_if_threads_hang(code)
+            ctx.exit(code)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,6 +180,5 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     except Interrupted as e:  # arrived outside the command (click reports Ctrl-C itself)
-        click.echo(f"interrupted ({signal.Signals(e.signum).name}): stopped", err=True)
-        return 128 + e.signum
+        return _stopped(e.signum)
     return 0

@@ -455,7 +455,7 @@ def _exit_with_the_build() -> None:  # pragma: no cover - runs in pool processes
     from multiprocessing.connection import wait
 
     parent = multiprocessing.parent_process()
-    if parent is None or parent.sentinel is None:
+    if parent is None:  # not a child process
         return
     wait([parent.sentinel])
     os._exit(1)

@@ -596,13 +596,11 @@ class _Client:
                 raise StoreError(f"{problem}; gave up after {attempt} attempt(s)",
                                  store=self.endpoint, graphs=graphs, status=status,
                                  expected="a store that is up and answers within the timeout")
-            if self.stopping.is_set():
-                raise StoreError(f"{problem}; not retried: publishing was stopped",
-                                 store=self.endpoint, graphs=graphs, status=status)
             delay = self.backoff * 2 ** (attempt - 1)
-            log.warning("store %s: graph <%s>: %s; retrying in %.1f s", self.endpoint,
-                        graphs[0] if graphs else "", problem, delay)
-            if self.stopping.wait(delay):
+            if not self.stopping.is_set():
+                log.warning("store %s: graph <%s>: %s; retrying in %.1f s", self.endpoint,
+                            graphs[0] if graphs else "", problem, delay)
+            if self.stopping.wait(delay):  # at once if the publisher was already stopped
                 raise StoreError(f"{problem}; not retried: publishing was stopped",
                                  store=self.endpoint, graphs=graphs, status=status)
 
