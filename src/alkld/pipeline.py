@@ -845,6 +845,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
     loader: StoreLoader | StoreUpdater | None = None
     store_thread: threading.Thread | None = None
     graph_digests: dict[str, str] = {}  # for the next build's store (STORE_MANIFEST)
+    placing = False
     records = RecordCache(options.cache_dir, _fingerprint(options, validator)) \
         if cache and options.cache_dir else None
     previous = _store_to_update(paths, options, records)
@@ -974,6 +975,7 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
             raise errors[0]
         if counted[0] != stats.quads:
             raise RuntimeError(f"the store holds {counted[0]} quads, the dumps {stats.quads}")
+        placing = True  # from here on ``out`` changes
         out.mkdir(parents=True, exist_ok=True)
         for file_name in names:
             os.replace(staging / file_name, out / file_name)
@@ -986,6 +988,12 @@ def build(options: BuildOptions, *, progress: Progress | None = None, jobs: int 
         os.replace(manifest, out / STORE_MANIFEST)
         result.quads, result.files = stats.quads, names
         result.graphs = sorted(stats.per_graph, key=lambda g: f"<{g}>")
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through alkld.cli
+        if placing:
+            log.warning("build stopped while moving its files into %s/: build again", out)
+        else:
+            log.warning("build stopped: nothing in %s/ was changed", out)
+        raise
     finally:
         if store_thread is not None:
             if store_thread.is_alive():

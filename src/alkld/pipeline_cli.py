@@ -114,12 +114,8 @@ def build_command(cases: Path, mappings: Path, ontology: Path, shapes: Path, bas
     log.info("allocator: %s", allocator or "the C library's malloc")
     options = dataclasses.replace(_options(cases, mappings, ontology, shapes, base, out),
                                   cache_dir=cache_dir or _user_cache() / "records")
-    try:
-        result = build(options, progress=_progress("records"), jobs=jobs, cache=cache,
-                       validator=validator)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (alkld.cli): the staging is removed
-        click.echo(f"build stopped: nothing in {out}/ was changed", err=True)
-        raise
+    result = build(options, progress=_progress("records"), jobs=jobs, cache=cache,
+                   validator=validator)
     if result.warnings:
         shown = result.warnings[:20]
         more = len(result.warnings) - len(shown)
