@@ -160,9 +160,14 @@ def test_the_staging_of_a_build_still_running_is_left_alone(records, tmp_path):
         sleeper.wait()
 
 
-def test_a_hang_up_stops_the_server_and_its_workers(release, tmp_path):
-    """SIGHUP to the server's process group (a terminal closed): the supervisor stops the
-    workers and exits 129; the workers do not die under it on their own."""
+@pytest.mark.parametrize(("sig", "code", "said"), [
+    (signal.SIGHUP, 129, "interrupted (SIGHUP): stopped"),  # a terminal closed
+    (signal.SIGTERM, 0, None),  # `kill` of the group, a container stopped: a normal stop
+], ids=["SIGHUP", "SIGTERM"])
+def test_a_signal_to_the_servers_group_stops_it_and_its_workers(release, tmp_path, sig,
+                                                                code, said):
+    """The supervisor stops the workers and exits; no worker is restarted on the way
+    (the workers get the signal too, and may end before the supervisor has seen it)."""
     from tests.conftest import free_port
 
     _, out = release
@@ -182,12 +187,13 @@ def test_a_hang_up_stops_the_server_and_its_workers(release, tmp_path):
         while "serving " not in log.read_text() or len(_group(proc.pid)) < 3:
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGHUP)
+        os.killpg(proc.pid, sig)
         returncode = proc.wait(timeout=60)
         output = log.read_text()
-        assert returncode == 129, output
-        assert "interrupted (SIGHUP): stopped" in output
-        assert "starting another" not in output  # no worker died of it by itself
+        assert returncode == code, output
+        if said is not None:
+            assert said in output.rpartition("Ctrl-C stops")[2]
+        assert "starting another" not in output
         assert _gone(proc.pid) == []
     finally:
         if proc.poll() is None:

@@ -587,6 +587,8 @@ def serve(settings: Any, *, host: str, port: int,
             wait([p.sentinel for p in procs], timeout=0.25)
             now = time.monotonic()
             for slot, proc in enumerate(procs):
+                if stopping:  # the workers got the signal too: they are not replaced
+                    break
                 if proc.exitcode is not None:
                     if proc.exitcode == EXIT_TIMEOUT:
                         failures = 0
